@@ -1,0 +1,89 @@
+"""The `mimtax` command line: a thin layer over the library API.
+
+User mistakes raise UserError; `main` prints them in one line and exits 1 without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxonomy.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="A living taxonomy of masked image modeling.")
+corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate a corpus.")
+app.add_typer(corpus_app, name="corpus")
+console = Console()
+
+CorpusOption = typer.Option(None, "--corpus", help="Corpus folder (papers.csv + taxonomies/); default: shipped data.")
+
+
+def _table(title: str, frame, columns: list[str]) -> Table:
+    table = Table(title=title, show_edge=False, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if frame[col].dtype.kind in "iuf" else "left")
+    for row in frame[columns].itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    return table
+
+
+@corpus_app.command("info")
+def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(15, help="Venues to list.")) -> None:
+    """Counts per taxonomy node, year and venue."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.stats import compute_counts, compute_node_counts, compute_summary
+
+    c = load_corpus(corpus)
+    summary = compute_summary(c)
+    console.print(f"[bold]{c.path}[/bold]: {summary['papers']} papers, {summary['arxiv_ids']} with an arXiv id, "
+                  f"{summary['results']} reported results")
+    for tax in c.taxonomies.values():
+        counts = compute_node_counts(c, tax.id)
+        counts["node"] = ["  " * d + n for d, n in zip(counts["depth"], counts["name"])]
+        labelled = summary[f"labelled_{tax.label_column}"]
+        console.print(_table(f"{tax.name}: {labelled} labelled papers, {len(tax.nodes)} nodes", counts,
+                             ["node", "papers"]))
+    years = compute_counts(c, "year").sort_values("year", kind="stable")
+    console.print(_table("Papers per year", years, ["year", "papers"]))
+    console.print(_table(f"Top {top} venues", compute_counts(c, "venue").head(top), ["venue", "papers"]))
+
+
+@corpus_app.command("validate")
+def corpus_validate(path: Optional[Path] = typer.Argument(None, help="Corpus folder or papers.csv.")) -> None:
+    """Report every problem as file:line: column: message; exit 1 if there is any."""
+    from taxonomy.corpus import default_data_dir, validate
+
+    target = path or default_data_dir()
+    problems = validate(target)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {target}", file=sys.stderr)
+        raise typer.Exit(1)
+    from taxonomy.corpus import load_corpus
+    c = load_corpus(target)
+    print(f"{target}: OK: {len(c)} papers, {len(c.taxonomies)} taxonomies, {len(c.results)} results, 0 problems")
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # usage errors from typer's click: shown without a traceback
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code if exc.exit_code else 2)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,285 @@
+"""Load, validate and save a corpus: papers.csv, taxonomies/*.yaml and (optionally) results.csv.
+
+A corpus is a folder. `papers.csv` has one row per paper; each taxonomy in `taxonomies/` adds a label column
+named after it (awesome-mim -> awesome_mim) holding `;`-separated node ids. Validation reports every problem
+as `file:line: column: message` so a user can fix them all in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from taxonomy.errors import CorpusError, Problem
+from taxonomy.tree import Taxonomy, load_taxonomy
+
+PAPER_COLUMNS = [
+    "id", "title", "short_name", "authors", "year", "venue", "arxiv_id", "paper_url", "code_url",
+    "project_url", "awesome_mim", "mim_survey", "target", "masking", "backbone", "reference_impl",
+    "version_of", "other_titles", "source", "corrections",
+]
+REQUIRED_COLUMNS = ["id", "title", "year", "arxiv_id"]
+RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "dataset", "metric", "value",
+                  "source", "source_url"]
+LABEL_SEP = ";"
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+URL_COLUMNS = ("paper_url", "code_url", "project_url")
+
+
+def default_data_dir() -> Path:
+    """The shipped corpus, or the folder named by $MIMTAX_DATA."""
+    env = os.environ.get("MIMTAX_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+
+
+def norm_title(title: str) -> str:
+    """Lower-case, accent-free, punctuation-free title used to match papers across sources."""
+    text = unicodedata.normalize("NFKD", str(title)).encode("ascii", "ignore").decode()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+def split_labels(value: str) -> list[str]:
+    return [x.strip() for x in str(value).split(LABEL_SEP) if x.strip()]
+
+
+@dataclass
+class Corpus:
+    """Papers, the taxonomies their labels refer to, and reported results."""
+
+    papers: pd.DataFrame
+    taxonomies: dict[str, Taxonomy] = field(default_factory=dict)
+    results: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RESULT_COLUMNS))
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.papers)
+
+    def taxonomy(self, name: str) -> Taxonomy:
+        """A taxonomy by id ('awesome-mim') or label column ('awesome_mim')."""
+        key = name.replace("_", "-").lower()
+        if key not in self.taxonomies:
+            from taxonomy.errors import UserError
+            raise UserError(f"unknown taxonomy '{name}'; this corpus has: {', '.join(self.taxonomies) or 'none'}")
+        return self.taxonomies[key]
+
+    def labels(self, name: str) -> pd.Series:
+        """Each paper's node ids in one taxonomy, as tuples (empty when the paper has no label there)."""
+        column = self.taxonomy(name).label_column
+        return self.papers[column].map(lambda v: tuple(split_labels(v)))
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+def _decode(path: Path, raw: bytes) -> tuple[str | None, list[Problem]]:
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [Problem(str(path), line, "-", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                                                      f"{exc.start}); save the file as UTF-8")]
+
+
+def read_table(path: Path, required: list[str]) -> tuple[list[str], list[tuple[int, dict]], list[Problem]]:
+    """Rows of a CSV with the line each starts on; structural problems instead of exceptions."""
+    if not path.exists():
+        return [], [], [Problem(str(path), 0, "-", "file not found")]
+    text, problems = _decode(path, path.read_bytes())
+    if text is None:
+        return [], [], problems
+    if not text.strip():
+        return [], [], [Problem(str(path), 1, "-", "file is empty; expected a header line with columns "
+                                                   + ", ".join(required))]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        return [], [], [Problem(str(path), 1, "-", f"unreadable CSV header: {exc}")]
+    for col in required:
+        if col not in header:
+            problems.append(Problem(str(path), 1, col, f"missing required column '{col}'"))
+    seen = set()
+    for col in header:
+        if col in seen:
+            problems.append(Problem(str(path), 1, col, f"column '{col}' appears twice in the header"))
+        seen.add(col)
+    rows: list[tuple[int, dict]] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(str(path), start, "-", f"malformed CSV: {exc}"))
+            break
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(Problem(str(path), start, "-", f"expected {len(header)} fields, found {len(values)}"))
+            continue
+        rows.append((start, dict(zip(header, values))))
+    return header, rows, problems
+
+
+def load_taxonomies(folder: Path) -> tuple[dict[str, Taxonomy], list[Problem]]:
+    taxonomies: dict[str, Taxonomy] = {}
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        return taxonomies, problems
+    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+        tax, found = load_taxonomy(path)
+        problems += found
+        if tax is not None:
+            if tax.id in taxonomies:
+                problems.append(Problem(str(path), 1, "id", f"taxonomy id '{tax.id}' is used by another file"))
+            taxonomies[tax.id] = tax
+    return taxonomies, problems
+
+
+def _papers_path(path: Path) -> tuple[Path, Path]:
+    """(papers.csv, corpus folder) from either of them."""
+    if path.is_dir():
+        return path / "papers.csv", path
+    return path, path.parent
+
+
+def validate(path: str | Path | None = None) -> list[Problem]:
+    """Every problem in a corpus folder (or papers.csv file); an empty list means it is valid."""
+    return _read(Path(path) if path else default_data_dir())[1]
+
+
+def load_corpus(path: str | Path | None = None) -> Corpus:
+    """Load and validate a corpus; raises CorpusError listing the problems if it is not valid."""
+    corpus, problems = _read(Path(path) if path else default_data_dir())
+    if problems:
+        raise CorpusError(problems)
+    return corpus
+
+
+def _read(path: Path) -> tuple[Corpus, list[Problem]]:
+    papers_csv, folder = _papers_path(path)
+    taxonomies, problems = load_taxonomies(folder / "taxonomies")
+    label_columns = {t.label_column: t for t in taxonomies.values()}
+    header, rows, found = read_table(papers_csv, REQUIRED_COLUMNS + sorted(label_columns))
+    problems += found
+    problems += _check_rows(papers_csv, rows, label_columns)
+    columns = header + [c for c in PAPER_COLUMNS if c not in header]
+    frame = pd.DataFrame([r for _, r in rows], columns=header, dtype=object).reindex(columns=columns, fill_value="")
+    frame = frame.fillna("")
+    frame = _typed(frame)
+    results = pd.DataFrame(columns=RESULT_COLUMNS)
+    results_csv = folder / "results.csv"
+    if results_csv.exists():
+        rheader, rrows, found = read_table(results_csv, ["paper_id", "metric", "value"])
+        problems += found
+        problems += _check_results(results_csv, rrows, set(frame["id"]))
+        results = pd.DataFrame([r for _, r in rrows], columns=rheader or RESULT_COLUMNS, dtype=object).fillna("")
+        if "value" in results:
+            results["value"] = pd.to_numeric(results["value"], errors="coerce")
+    return Corpus(frame, taxonomies, results, folder), sorted(problems)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype(str)
+    frame["year"] = pd.to_numeric(frame["year"].where(frame["year"].str.strip() != ""), errors="coerce").astype("Int64")
+    return frame
+
+
+def _check_rows(path: Path, rows: list[tuple[int, dict]], label_columns: dict[str, Taxonomy]) -> list[Problem]:
+    problems: list[Problem] = []
+    file = str(path)
+    first: dict[tuple[str, str], int] = {}
+    versions = {(r.get("id", ""), r.get("version_of", "")) for _, r in rows}
+    arxiv_owner: dict[str, str] = {}
+    this_year = date.today().year
+    ids = {r.get("id", "").strip() for _, r in rows}
+
+    def dup(column: str, key: str, line: int, what: str) -> None:
+        if (column, key) in first:
+            problems.append(Problem(file, line, column, f"duplicate {what} (first on line {first[(column, key)]})"))
+        else:
+            first[(column, key)] = line
+
+    for line, row in rows:
+        pid = row.get("id", "").strip()
+        if not pid:
+            problems.append(Problem(file, line, "id", "empty id"))
+        elif not ID_RE.match(pid):
+            problems.append(Problem(file, line, "id", f"id '{pid}' must be lower-case letters, digits and '-'"))
+        else:
+            dup("id", pid, line, f"id '{pid}'")
+        title = row.get("title", "").strip()
+        if not title:
+            problems.append(Problem(file, line, "title", "empty title"))
+        else:
+            dup("title", norm_title(title), line, "title")
+        arxiv = row.get("arxiv_id", "").strip()
+        if arxiv:
+            if not ARXIV_RE.match(arxiv):
+                problems.append(Problem(file, line, "arxiv_id", f"malformed arXiv id '{arxiv}'; expected e.g. 2111.06377"))
+            elif arxiv in arxiv_owner:
+                other = arxiv_owner[arxiv]
+                if (pid, other) not in versions and (other, pid) not in versions:
+                    problems.append(Problem(file, line, "arxiv_id", f"duplicate arXiv id {arxiv} (also paper "
+                                            f"'{other}'); if one is a version of the other, set version_of"))
+            else:
+                arxiv_owner[arxiv] = pid
+        year = row.get("year", "").strip()
+        if year and not (year.isdigit() and 1950 <= int(year) <= this_year + 1):
+            problems.append(Problem(file, line, "year", f"bad year '{year}'; expected a number 1950..{this_year + 1}"))
+        for column, tax in label_columns.items():
+            for label in split_labels(row.get(column, "")):
+                if label not in tax.nodes:
+                    hint = tax.suggest(label, 1)
+                    problems.append(Problem(file, line, column, f"label '{label}' names no node of taxonomy "
+                                            f"'{tax.id}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")))
+        if label_columns and not any(split_labels(row.get(c, "")) for c in label_columns):
+            problems.append(Problem(file, line, "/".join(label_columns), "paper carries no taxonomy label"))
+        version_of = row.get("version_of", "").strip()
+        if version_of and version_of not in ids:
+            problems.append(Problem(file, line, "version_of", f"names unknown paper id '{version_of}'"))
+        for column in URL_COLUMNS:
+            url = row.get(column, "").strip()
+            if url and not url.startswith(("http://", "https://")):
+                problems.append(Problem(file, line, column, f"'{url[:40]}' is not an http(s) URL"))
+    return problems
+
+
+def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> list[Problem]:
+    problems = []
+    for line, row in rows:
+        if row.get("paper_id") and row["paper_id"] not in ids:
+            problems.append(Problem(str(path), line, "paper_id", f"names unknown paper id '{row['paper_id']}'"))
+        try:
+            float(row.get("value", ""))
+        except ValueError:
+            problems.append(Problem(str(path), line, "value", f"'{row.get('value')}' is not a number"))
+    return problems
+
+
+# --- writing --------------------------------------------------------------------------------------------
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV through a temporary file and rename, so a failure never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    out = frame.copy()
+    if "year" in out:
+        out["year"] = out["year"].astype("string").fillna("")
+    out.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_papers(papers: pd.DataFrame, path: str | Path) -> None:
+    """Write a papers table; `load_corpus` on its folder reads it back unchanged."""
+    write_csv_atomic(papers, Path(path))

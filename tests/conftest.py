@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SHARED = ROOT.parent / "shared"
+ABSTRACTS = SHARED / "corpus" / "abstracts-dev.jsonl"
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A writable copy of the shipped corpus folder."""
+    dest = tmp_path / "corpus"
+    dest.mkdir()
+    shutil.copytree(DATA / "taxonomies", dest / "taxonomies")
+    shutil.copy(DATA / "papers.csv", dest / "papers.csv")
+    shutil.copy(DATA / "results.csv", dest / "results.csv")
+    return dest
+
+
+def write_papers(folder: Path, header: str, *rows: str) -> Path:
+    """Write a small papers.csv (plus the shipped taxonomies) and return the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "taxonomies").exists():
+        shutil.copytree(DATA / "taxonomies", folder / "taxonomies")
+    (folder / "papers.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return folder
