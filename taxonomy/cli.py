@@ -70,6 +70,40 @@ def corpus_validate(path: Optional[Path] = typer.Argument(None, help="Corpus fol
     print(f"{target}: OK: {len(c)} papers, {len(c.taxonomies)} taxonomies, {len(c.results)} results, 0 problems")
 
 
+@app.command()
+def dendrogram(
+    corpus: Optional[Path] = CorpusOption,
+    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts, matched on id, arXiv id or title."),
+    embedding: str = typer.Option("minilm", help="minilm | tfidf | lsa | a sentence-transformers model on disk."),
+    linkage: str = typer.Option("auto", help="auto | consensus | ward | average | complete."),
+    taxonomy: str = typer.Option("awesome-mim", help="Taxonomy that colours the picture (and guides --guided)."),
+    guided: bool = typer.Option(False, "--guided", help="Also build the taxonomy-guided tree."),
+    out: Path = typer.Option(Path("out"), help="Output folder."),
+    no_pictures: bool = typer.Option(False, "--no-pictures", help="Skip the PNG/SVG pictures."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache folder (default ~/.cache/mimtax)."),
+) -> None:
+    """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
+    import time
+
+    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.export import check_writable, score_table, write_outputs
+
+    start = time.perf_counter()
+    check_writable(out)
+    result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
+                              taxonomy=taxonomy, guided=guided, cache_dir=cache)
+    written = write_outputs(result, out, pictures=not no_pictures)
+    table = score_table(result)
+    table = table[table["metric"] == "ami"].drop(columns=["metric"])
+    for col in table.columns:
+        if table[col].dtype.kind == "f":
+            table[col] = table[col].map(lambda v: f"{v:.3f}")
+    console.print(f"{result.n} papers ({result.n_with_abstract} with an abstract); "
+                  f"embedded {result.cache_stats.get('embedded', 0)}, from cache {result.cache_stats.get('cached', 0)}")
+    console.print(_table("AMI against the survey taxonomies", table, list(table.columns)))
+    console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

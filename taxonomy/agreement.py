@@ -1,0 +1,149 @@
+"""How closely a tree mirrors a taxonomy: flat-cut scores, B_k curve, dendrogram purity, cophenetic correlation.
+
+Multi-label rule: a paper listed under several nodes of one taxonomy is scored with its *primary* label, the
+first one in the survey's list order (for survey A, the section where the list introduces it). Papers with no
+label in a taxonomy are clustered but left out of that taxonomy's scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.cluster import hierarchy
+from scipy.stats import pearsonr
+from sklearn import metrics
+
+from taxonomy.cluster import cut, cuts
+from taxonomy.corpus import Corpus
+from taxonomy.tree import Taxonomy
+
+SCORES = ("ami", "ari", "v_measure", "fowlkes_mallows")
+
+
+def primary_labels(corpus: Corpus, taxonomy: str, level: int | None = None) -> np.ndarray:
+    """Each paper's first label (or its ancestor at `level`); "" for papers without one."""
+    tax = corpus.taxonomy(taxonomy)
+    out = []
+    for labels in corpus.labels(taxonomy):
+        if not labels:
+            out.append("")
+        else:
+            out.append(labels[0] if level is None else tax.at_level(labels[0], level))
+    return np.array(out, dtype=object)
+
+
+def flat_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    return {
+        "ami": metrics.adjusted_mutual_info_score(truth, predicted),
+        "ari": metrics.adjusted_rand_score(truth, predicted),
+        "v_measure": metrics.v_measure_score(truth, predicted),
+        "fowlkes_mallows": metrics.fowlkes_mallows_score(truth, predicted),
+    }
+
+
+def permutation_baseline(truth: np.ndarray, predicted: np.ndarray, n: int = 20, seed: int = 0) -> dict[str, float]:
+    """Mean score when the labels are shuffled among the same papers: what chance alone gives."""
+    rng = np.random.default_rng(seed)
+    runs = [flat_scores(rng.permutation(truth), predicted) for _ in range(n)]
+    return {key: float(np.mean([r[key] for r in runs])) for key in SCORES}
+
+
+def level_scores(Z: np.ndarray, corpus: Corpus, taxonomy: str, permutations: int = 10) -> pd.DataFrame:
+    """For each taxonomy level: cut into as many clusters as the level has nodes and score the cut."""
+    tax = corpus.taxonomy(taxonomy)
+    rows = []
+    for level, name in enumerate(tax.levels):
+        truth = primary_labels(corpus, taxonomy, level)
+        keep = truth != ""
+        k = len(set(truth[keep]))
+        predicted = cut(Z, k)[keep]
+        scores = flat_scores(truth[keep], predicted)
+        chance = permutation_baseline(truth[keep], predicted, permutations)
+        for key in SCORES:
+            rows.append(dict(taxonomy=tax.id, level=name, k=k, papers=int(keep.sum()), metric=key,
+                             value=scores[key], permutation_mean=chance[key]))
+    return pd.DataFrame(rows)
+
+
+def fowlkes_mallows(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """B_k = T / sqrt(P Q) and its exact expectation under random relabelling, sqrt(P Q) / (n (n - 1))
+    (Fowlkes & Mallows 1983), from pair counts of the contingency table."""
+    _, t = np.unique(truth, return_inverse=True)
+    _, p = np.unique(predicted, return_inverse=True)
+    n = len(t)
+    joint = np.bincount(t * (p.max() + 1) + p).astype(np.float64)
+    T = (joint ** 2).sum() - n
+    P = (np.bincount(t).astype(np.float64) ** 2).sum() - n
+    Q = (np.bincount(p).astype(np.float64) ** 2).sum() - n
+    if P == 0 or Q == 0:
+        return 0.0, 0.0
+    return float(T / np.sqrt(P * Q)), float(np.sqrt(P * Q) / (n * (n - 1)))
+
+
+def bk_curve(Z: np.ndarray, truth: np.ndarray, ks: list[int] | None = None) -> pd.DataFrame:
+    """Fowlkes-Mallows B_k between the tree cut at k and the taxonomy partition, with its chance level."""
+    keep = truth != ""
+    n = int(keep.sum())
+    ks = ks or list(range(2, min(n, 60) + 1))
+    rows = []
+    for k, labels in zip(ks, cuts(Z, ks)):
+        bk, expected = fowlkes_mallows(truth[keep], labels[keep])
+        rows.append(dict(k=k, bk=bk, permutation_mean=expected))
+    return pd.DataFrame(rows)
+
+
+def dendrogram_purity(Z: np.ndarray, truth: np.ndarray) -> float:
+    """Mean, over pairs of papers with the same label, of the share of that label under their lowest
+    common ancestor (Heller & Ghahramani 2005); counts only labelled papers. 1.0 = every class is a subtree."""
+    n = len(Z) + 1
+    classes = sorted({t for t in truth if t != ""})
+    if not classes:
+        return float("nan")
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros((2 * n - 1, len(classes)))
+    for i, t in enumerate(truth):
+        if t != "":
+            counts[i, index[t]] = 1
+    total = 0.0
+    pairs = 0.0
+    for row, (a, b, _, _) in enumerate(Z):
+        ca, cb = counts[int(a)], counts[int(b)]
+        node = ca + cb
+        counts[n + row] = node
+        cross = ca * cb
+        if cross.sum():
+            total += float((cross * node / node.sum()).sum())
+            pairs += float(cross.sum())
+    return total / pairs if pairs else float("nan")
+
+
+def cophenetic_correlation(Z: np.ndarray, truth: np.ndarray, taxonomy: Taxonomy) -> float:
+    """Pearson correlation between tree (cophenetic) distance and taxonomy tree distance of primary labels."""
+    keep = np.flatnonzero(truth != "")
+    if len(keep) < 3:
+        return float("nan")
+    coph = hierarchy.cophenet(Z)
+    n = len(Z) + 1
+    labels = sorted({truth[i] for i in keep})
+    pos = {label: i for i, label in enumerate(labels)}
+    dist = np.array([[taxonomy.tree_distance(a, b) for b in labels] for a in labels], dtype=float)
+    ii, jj = np.triu_indices(len(keep), 1)
+    a, b = keep[ii], keep[jj]
+    condensed_index = n * a - a * (a + 1) // 2 + (b - a - 1)
+    tree_d = dist[[pos[truth[x]] for x in a], [pos[truth[y]] for y in b]]
+    if np.std(tree_d) == 0:
+        return float("nan")
+    return float(pearsonr(coph[condensed_index], tree_d)[0])
+
+
+def compute_agreement(Z: np.ndarray, corpus: Corpus, permutations: int = 10) -> dict[str, pd.DataFrame | dict]:
+    """All scores of one tree against every taxonomy of the corpus."""
+    levels = pd.concat([level_scores(Z, corpus, t, permutations) for t in corpus.taxonomies], ignore_index=True)
+    tree_scores = {}
+    curves = {}
+    for t, tax in corpus.taxonomies.items():
+        truth = primary_labels(corpus, t)
+        tree_scores[t] = dict(dendrogram_purity=dendrogram_purity(Z, truth),
+                              cophenetic_correlation=cophenetic_correlation(Z, truth, tax))
+        curves[t] = bk_curve(Z, truth)
+    return dict(levels=levels, tree=tree_scores, bk=curves)

@@ -1,0 +1,181 @@
+"""The main job: corpus -> text -> representation -> tree -> branch names -> agreement scores.
+
+`build_dendrogram` returns plain data (a linkage matrix and DataFrames); `write_outputs` saves the files;
+drawing lives in `taxonomy.plotting`. The default representation is a *consensus* tree: Ward trees over four
+views of the same papers (MiniLM of title + abstract with the title, the same with its dominant direction
+removed, a title/abstract mix, and LSA topics) are cut at many k, and papers that keep landing together are
+joined first (average linkage on 1 - co-association). Labels are never used to build the unsupervised tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import normalize
+
+from taxonomy import cluster
+from taxonomy.agreement import compute_agreement, primary_labels
+from taxonomy.corpus import Corpus, load_corpus
+from taxonomy.embeddings import SPARSE_METHODS, embed, lsa_vectors, tfidf_vectors
+from taxonomy.errors import UserError
+from taxonomy.labels import leaf_names, node_terms
+from taxonomy.text import PaperTexts, paper_texts
+
+CONSENSUS_MAX = 8000  # co-association needs n^2 memory; larger corpora use two-stage Ward
+
+
+@dataclass
+class Dendrogram:
+    """A tree over the corpus with its names and scores (plain data, ready to save or draw)."""
+
+    papers: pd.DataFrame
+    linkage: np.ndarray
+    node_terms: dict[int, list[str]]
+    leaf_names: list[str]
+    agreement: dict
+    baseline_agreement: dict
+    guided_linkage: np.ndarray | None
+    guided_agreement: dict | None
+    config: dict
+    n_with_abstract: int
+    taxonomy: str
+    cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cache_stats: dict = field(default_factory=dict)  # embedded / cached counts; not part of the report
+
+    @property
+    def n(self) -> int:
+        return len(self.papers)
+
+
+def _center(X: np.ndarray, drop: int = 0) -> np.ndarray:
+    """Subtract the mean and the top `drop` principal directions: what all MIM papers share."""
+    X = X - X.mean(0)
+    if drop:
+        _, _, vt = np.linalg.svd(X, full_matrices=False)
+        X = X - (X @ vt[:drop].T) @ vt[:drop]
+    return normalize(X)
+
+
+def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, progress: bool = True,
+                         stats: dict | None = None) -> list[np.ndarray]:
+    """The views of the papers that the consensus tree combines (the first is the main view)."""
+    combined = texts.combined()
+    if embedding in SPARSE_METHODS:
+        return [tfidf_vectors(combined) if embedding == "tfidf" else lsa_vectors(combined)]
+    stats = stats if stats is not None else {}
+    both = embed(combined, embedding, cache_dir, progress, stats)
+    title = embed(texts.titles, embedding, cache_dir, progress)
+    abstract = embed([a or t for a, t in zip(texts.abstracts, texts.titles)], embedding, cache_dir, progress)
+    main = normalize(both + title)
+    views = [main]
+    if len(combined) >= 4:
+        views += [_center(both, 1), _center(normalize(0.3 * title + 0.7 * abstract)), lsa_vectors(combined)]
+    return views
+
+
+def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EXACT_MAX) -> tuple[np.ndarray, np.ndarray | None]:
+    """(linkage matrix, condensed distances used for leaf ordering or None)."""
+    from scipy.spatial.distance import pdist
+
+    n = len(views[0])
+    if linkage == "consensus" and len(views) > 1 and n <= CONSENSUS_MAX:
+        return cluster.consensus_linkage(views)
+    method = "ward" if linkage == "consensus" else linkage
+    Z = cluster.build_linkage(views[0], method, exact_max)
+    condensed = pdist(views[0], "euclidean" if method == "ward" else "cosine") if n <= 1500 else None
+    return Z, condensed
+
+
+def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str | Path | None = None,
+                     embedding: str = "minilm", linkage: str = "auto", taxonomy: str = "awesome-mim",
+                     guided: bool = False, cache_dir=None, progress: bool = True,
+                     permutations: int = 10) -> Dendrogram:
+    """Build, name and score the dendrogram of a corpus (see the module docstring for the recipe)."""
+    if not isinstance(corpus, Corpus):
+        corpus = load_corpus(corpus)
+    if len(corpus) < 2:
+        raise UserError(f"{corpus.path}: the corpus has {len(corpus)} paper(s); a dendrogram needs at least 2")
+    corpus.taxonomy(taxonomy)  # fail early on an unknown taxonomy
+    if linkage not in ("auto", "consensus", *cluster.LINKAGES):
+        raise UserError(f"unknown linkage '{linkage}'; choose auto, consensus, ward, average or complete")
+    if linkage == "auto":
+        linkage = "ward" if embedding in SPARSE_METHODS else "consensus"
+    texts = paper_texts(corpus.papers, abstracts)
+    stats: dict = {}
+    views = representation_views(texts, embedding, cache_dir, progress, stats)
+    Z, condensed = make_tree(views, linkage)
+    if condensed is not None:
+        Z = cluster.order_leaves(Z, condensed)
+    baseline = cluster.exact_linkage(tfidf_vectors(texts.combined()), "ward") if len(corpus) <= cluster.EXACT_MAX \
+        else cluster.build_linkage(lsa_vectors(texts.combined()), "ward")
+    guided_Z = guided_agreement = None
+    if guided:
+        guided_Z = guided_linkage(views[0], corpus, taxonomy)
+        guided_agreement = compute_agreement(guided_Z, corpus, permutations)
+    combined = texts.combined()
+    result = Dendrogram(
+        papers=corpus.papers.reset_index(drop=True), linkage=Z,
+        node_terms=node_terms(combined, Z, max_nodes=None if len(corpus) <= 5000 else 200),
+        leaf_names=leaf_names(corpus.papers), agreement=compute_agreement(Z, corpus, permutations),
+        baseline_agreement=compute_agreement(baseline, corpus, permutations), guided_linkage=guided_Z,
+        guided_agreement=guided_agreement,
+        config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
+                    abstracts=str(abstracts) if abstracts else None, n_views=len(views)),
+        n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
+    )
+    result.cuts = compute_cuts(result, corpus)
+    return result
+
+
+def guided_linkage(X: np.ndarray, corpus: Corpus, taxonomy: str) -> np.ndarray:
+    """Upper levels = the taxonomy (primary labels), lower levels = Ward on the text inside each node."""
+    tax = corpus.taxonomy(taxonomy)
+    depth = len(tax.levels)
+    paths = []
+    for label in primary_labels(corpus, taxonomy):
+        path = tax.ancestors(label) if label else ["~unlabelled"]
+        paths.append(tuple(path + [path[-1]] * (depth - len(path))))
+    return cluster.nested_linkage(X, paths)
+
+
+def compute_cuts(result: Dendrogram, corpus: Corpus) -> pd.DataFrame:
+    """Paper -> cluster at each taxonomy level's size, with the key terms of that cluster."""
+    papers = result.papers
+    out = pd.DataFrame({"id": papers["id"], "short_name": papers["short_name"], "title": papers["title"]})
+    order = _leaf_order(result.linkage)
+    out["leaf_order"] = np.argsort(order)
+    for tax in corpus.taxonomies.values():
+        out[tax.label_column] = papers[tax.label_column]
+    ks = sorted({k for tax in corpus.taxonomies.values() for k in tax.level_sizes()})
+    members = _cluster_nodes(result.linkage)
+    for k in ks:
+        labels = cluster.cut(result.linkage, k)
+        out[f"cluster_k{k}"] = labels
+        names = {}
+        for c in np.unique(labels):
+            idx = frozenset(np.flatnonzero(labels == c).tolist())
+            node = members.get(idx)
+            names[c] = ", ".join(result.node_terms.get(node, [])) if node is not None else \
+                result.leaf_names[min(idx)]
+        out[f"terms_k{k}"] = [names[c] for c in labels]
+    return out
+
+
+def _leaf_order(Z: np.ndarray) -> np.ndarray:
+    from scipy.cluster import hierarchy
+
+    return hierarchy.leaves_list(Z)
+
+
+def _cluster_nodes(Z: np.ndarray) -> dict[frozenset, int]:
+    """Map each internal node's member set to its id (to name flat clusters after their subtree)."""
+    n = len(Z) + 1
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    out = {}
+    for row, (a, b, _, _) in enumerate(Z):
+        members[n + row] = members[int(a)] + members[int(b)]
+        out[frozenset(members[n + row])] = n + row
+    return out

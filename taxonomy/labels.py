@@ -1,0 +1,92 @@
+"""Names for the branches of a tree: class-based TF-IDF over each node's papers.
+
+A term scores high for a node when it is frequent among the node's papers but rare in the corpus as a whole,
+so words every MIM paper uses ("masked", "image") do not name any branch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FIELD_WORDS = {"masked", "mask", "masking", "image", "images", "modeling", "modelling", "model", "models",
+               "learning", "pre", "training", "pretraining", "self", "supervised", "autoencoders", "autoencoder",
+               "autoencoding", "via", "based", "using", "towards", "new", "approach", "method", "propose",
+               "proposed", "paper", "work", "show", "results", "pre-training", "self-supervised", "tasks",
+               "task", "performance", "mim", "mae", "vision", "visual", "data", "representation", "representations",
+               "transformer", "transformers", "downstream", "framework", "mae", "vit", "introduce", "achieves",
+               "extensive", "experiments", "demonstrate", "state-of-the-art", "art"}
+
+
+def node_terms(texts: list[str], Z: np.ndarray, n_terms: int = 3, max_nodes: int | None = None) -> dict[int, list[str]]:
+    """Key terms for internal nodes (SciPy ids n..2n-2); the top `max_nodes` merges only if given."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    n = len(texts)
+    vectorizer = CountVectorizer(stop_words=sorted(FIELD_WORDS | _english()), ngram_range=(1, 2),
+                                 token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b", min_df=2 if n > 10 else 1)
+    try:
+        counts = vectorizer.fit_transform(texts).tocsr().astype(np.float64)
+    except ValueError:  # empty vocabulary
+        return {}
+    vocab = vectorizer.get_feature_names_out()
+    presence = (counts > 0).astype(np.float64)
+    corpus_freq = np.asarray(counts.sum(0)).ravel()
+    n_classes = max(2, int(np.sqrt(n)))
+    avg_words = counts.sum() / n_classes
+    idf = np.log1p(avg_words / np.maximum(corpus_freq, 1))
+
+    first = 0 if max_nodes is None else max(0, len(Z) - max_nodes)
+    # term counts per node, bottom-up; a node is named by what sets it apart from its sibling
+    tf: dict[int, np.ndarray] = {i: np.asarray(counts[i].todense()).ravel() for i in range(n)}
+    docs: dict[int, np.ndarray] = {i: np.asarray(presence[i].todense()).ravel() for i in range(n)}
+    sibling: dict[int, int] = {}
+    for row, (a, b, _, _) in enumerate(Z):
+        node = n + row
+        tf[node] = tf[int(a)] + tf[int(b)]
+        docs[node] = docs[int(a)] + docs[int(b)]
+        sibling[int(a)], sibling[int(b)] = int(b), int(a)
+    out: dict[int, list[str]] = {}
+    for row in range(first, len(Z)):
+        node = n + row
+        share = tf[node] / max(tf[node].sum(), 1)
+        score = share * idf
+        if node in sibling:
+            other = tf[sibling[node]] / max(tf[sibling[node]].sum(), 1)
+            score = score * np.maximum(np.log((share + 1e-4) / (other + 1e-4)), 0)
+        if Z[row, 3] >= 4:
+            score[docs[node] < 2] = 0  # a word from one paper does not name a branch
+        top = [i for i in np.lexsort((vocab, -score))[: n_terms * 3] if score[i] > 0]
+        out[node] = _dedupe([vocab[i] for i in top])[:n_terms]
+    for i in range(n):  # free leaf vectors early on big corpora
+        tf.pop(i, None)
+    return out
+
+
+def _dedupe(terms: list[str]) -> list[str]:
+    """Drop a unigram already contained in a chosen bigram (and vice versa), keeping the order."""
+    kept: list[str] = []
+    for term in terms:
+        words = set(term.split())
+        if any(words & set(k.split()) for k in kept):
+            continue
+        kept.append(term)
+    return kept
+
+
+def _english() -> set[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return set(ENGLISH_STOP_WORDS)
+
+
+def leaf_names(papers) -> list[str]:
+    """The method's short name, or the start of the title when the paper has none."""
+    names = []
+    for short, title in zip(papers["short_name"], papers["title"]):
+        if short:
+            names.append(str(short))
+        else:
+            words = str(title).split()
+            names.append(" ".join(words[:5]) + ("…" if len(words) > 5 else ""))
+    return names
+

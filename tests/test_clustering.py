@@ -1,0 +1,145 @@
+"""Clustering building blocks and agreement metrics against hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.cluster import hierarchy
+from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score
+
+from taxonomy import cluster
+from taxonomy.agreement import bk_curve, cophenetic_correlation, dendrogram_purity, flat_scores, fowlkes_mallows
+from taxonomy.tree import parse_taxonomy
+
+# a tree over 4 papers: ((0, 1), (2, 3))
+PAIRED = np.array([[0, 1, 1.0, 2], [2, 3, 1.0, 2], [4, 5, 2.0, 4]], dtype=float)
+# ((0, 2), (1, 3))
+CROSSED = np.array([[0, 2, 1.0, 2], [1, 3, 1.0, 2], [4, 5, 2.0, 4]], dtype=float)
+
+
+def test_cut_gives_exact_k_even_with_ties():
+    assert list(cluster.cut(PAIRED, 2)) == [1, 1, 2, 2]
+    assert list(cluster.cut(PAIRED, 3)) in ([1, 1, 2, 3], [1, 2, 3, 3])
+    assert list(cluster.cut(PAIRED, 4)) == [1, 2, 3, 4]
+    assert list(cluster.cut(PAIRED, 1)) == [1, 1, 1, 1]
+    assert list(cluster.cut(PAIRED, 99)) == [1, 2, 3, 4]
+
+
+def test_cuts_agree_with_scipy():
+    X = np.random.default_rng(1).normal(size=(80, 4))
+    Z = hierarchy.linkage(X, "ward")
+    for k, labels in zip([2, 5, 17], cluster.cuts(Z, [2, 5, 17])):
+        assert adjusted_rand_score(labels, hierarchy.cut_tree(Z, k).ravel()) == 1.0
+
+
+def test_dendrogram_purity_hand_computed():
+    labels = np.array(["a", "a", "b", "b"], dtype=object)
+    assert dendrogram_purity(PAIRED, labels) == 1.0
+    # every same-label pair meets only at the root, where half the papers share its label
+    assert dendrogram_purity(CROSSED, labels) == 0.5
+    # unlabelled papers are ignored
+    assert dendrogram_purity(PAIRED, np.array(["a", "a", "", "b"], dtype=object)) == 1.0
+
+
+def test_fowlkes_mallows_and_its_expectation():
+    truth, pred = np.array([0, 0, 1, 1]), np.array([5, 5, 7, 7])
+    bk, expected = fowlkes_mallows(truth, pred)
+    # T = P = Q = 4 pairs-terms, n = 4: B = 1, E[B] = sqrt(16) / 12
+    assert bk == 1.0 and expected == pytest.approx(1 / 3)
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 4, 60), rng.integers(0, 6, 60)
+    assert fowlkes_mallows(a, b)[0] == pytest.approx(fowlkes_mallows_score(a, b))
+    simulated = np.mean([fowlkes_mallows_score(rng.permutation(a), b) for _ in range(4000)])
+    assert fowlkes_mallows(a, b)[1] == pytest.approx(simulated, abs=0.01)
+
+
+def test_bk_curve_perfect_tree():
+    curve = bk_curve(PAIRED, np.array(["a", "a", "b", "b"], dtype=object), ks=[2, 3])
+    assert curve.loc[curve.k == 2, "bk"].item() == 1.0
+    assert curve.loc[curve.k == 3, "bk"].item() == pytest.approx(1 / np.sqrt(2))  # T=2, P=4, Q=2
+
+
+def test_flat_scores_perfect_and_chance():
+    truth = np.array(["a"] * 5 + ["b"] * 5)
+    perfect = flat_scores(truth, np.array([1] * 5 + [2] * 5))
+    assert all(v == pytest.approx(1.0) for v in perfect.values())
+    split = flat_scores(truth, np.array([1, 2] * 5))
+    assert split["ari"] < 0.05 and split["ami"] < 0.05
+
+
+def _two_level_taxonomy():
+    doc = {"id": "t", "name": "T", "levels": ["top", "leaf"], "nodes": [
+        {"id": "x", "name": "X", "children": [{"id": "x1", "name": "X1"}, {"id": "x2", "name": "X2"}]},
+        {"id": "y", "name": "Y"}]}
+    tax, problems = parse_taxonomy(doc, "t.yaml")
+    assert not problems
+    return tax
+
+
+def test_taxonomy_tree_distance_and_levels():
+    tax = _two_level_taxonomy()
+    assert tax.tree_distance("x1", "x1") == 0
+    assert tax.tree_distance("x1", "x2") == 2
+    assert tax.tree_distance("x1", "y") == 3
+    assert tax.at_level("y", 1) == "y" and tax.at_level("x2", 0) == "x"
+    assert tax.level_sizes() == [2, 3]
+
+
+def test_cophenetic_correlation_hand_computed():
+    tax = _two_level_taxonomy()
+    # papers 0,1 in x1, 2 in x2, 3 in y; the tree ((0,1),2),3 mirrors the taxonomy exactly
+    Z = np.array([[0, 1, 1.0, 2], [2, 4, 2.0, 3], [3, 5, 3.0, 4]])
+    truth = np.array(["x1", "x1", "x2", "y"], dtype=object)
+    coph = hierarchy.cophenet(Z)  # pairs 01,02,03,12,13,23 -> 1,2,3,2,3,3
+    tree = np.array([0, 2, 3, 2, 3, 3])
+    expected = np.corrcoef(coph, tree)[0, 1]
+    assert cophenetic_correlation(Z, truth, tax) == pytest.approx(expected)
+    assert expected > 0.9
+
+
+def test_weighted_ward_matches_scipy_for_unit_weights():
+    X = np.random.default_rng(2).normal(size=(50, 6))
+    ours = cluster.weighted_ward(X, np.ones(50))
+    ref = hierarchy.linkage(X, "ward")
+    np.testing.assert_allclose(ours[:, 2], ref[:, 2])
+    np.testing.assert_array_equal(ours[:, [0, 1, 3]], ref[:, [0, 1, 3]])
+
+
+def test_weighted_ward_uses_sizes():
+    # a heavy group is costlier to merge: the two light groups join first although farther apart
+    centroids = np.array([[0.0], [1.0], [2.3]])
+    Z = cluster.weighted_ward(centroids, np.array([100, 100, 1]))
+    assert set(Z[0, :2].astype(int)) == {1, 2}
+
+
+def test_nested_linkage_keeps_groups_together():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    paths = [("a" if i < 25 else "b", f"g{i % 3}") for i in range(40)]
+    Z = cluster.nested_linkage(X, paths)
+    hierarchy.is_valid_linkage(Z, throw=True)
+    assert hierarchy.is_monotonic(Z)
+    top = cluster.cut(Z, 2)
+    assert len(set(top[:25])) == 1 and len(set(top[25:])) == 1 and top[0] != top[-1]
+    six = cluster.cut(Z, 6)
+    assert len({(p, s) for p, s in zip(paths, six)}) == 6
+
+
+def test_two_stage_matches_exact_on_clear_clusters():
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(8, 10)) * 6
+    X = np.vstack([rng.normal(c, 0.5, size=(150, 10)) for c in centres])
+    exact = hierarchy.linkage(X, "ward")
+    two = cluster.two_stage_linkage(X, n_micro=60)
+    hierarchy.is_valid_linkage(two, throw=True)
+    assert adjusted_rand_score(cluster.cut(exact, 8), cluster.cut(two, 8)) > 0.95
+
+
+def test_consensus_is_deterministic_and_valid():
+    rng = np.random.default_rng(5)
+    views = [rng.normal(size=(30, 4)), rng.normal(size=(30, 6))]
+    Z1, d1 = cluster.consensus_linkage(views)
+    Z2, d2 = cluster.consensus_linkage(views)
+    hierarchy.is_valid_linkage(Z1, throw=True)
+    np.testing.assert_array_equal(Z1, Z2)
+    assert d1.min() >= 0 and d1.max() <= 1

@@ -1,0 +1,205 @@
+"""The dendrogram job end to end: outputs, determinism, the embedding cache, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taxonomy import embeddings
+from taxonomy.dendrogram import build_dendrogram
+from taxonomy.errors import UserError
+from taxonomy.export import write_outputs
+from tests.conftest import ABSTRACTS, ROOT, write_papers
+
+OUTPUTS = ["dendrogram.png", "dendrogram.svg", "bk_curve.png", "clusters.csv", "tree.nwk", "tree.json",
+           "tree.graphml", "report.md", "report.json"]
+
+
+def run_cli(*args: str, env_cache: Path | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    if env_cache:
+        env["MIMTAX_CACHE"] = str(env_cache)
+    return subprocess.run([sys.executable, "-m", "taxonomy", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env)
+
+
+@pytest.fixture(scope="module")
+def minilm_run(tmp_path_factory):
+    """`mimtax dendrogram` on the shipped corpus with the default embedding, run twice."""
+    base = tmp_path_factory.mktemp("dendro")
+    cache = base / "cache"
+    first = run_cli("dendrogram", "--out", str(base / "a"), "--guided", env_cache=cache)
+    second = run_cli("dendrogram", "--out", str(base / "b"), "--guided", env_cache=cache)
+    return base, first, second
+
+
+def test_default_run_writes_every_output(minilm_run):
+    base, first, _ = minilm_run
+    assert first.returncode == 0, first.stderr
+    for name in OUTPUTS:
+        assert (base / "a" / name).stat().st_size > 0, name
+    report = json.loads((base / "a" / "report.json").read_text())
+    assert report["papers"] == 385 and report["config"]["embedding"] == "minilm"
+    levels = report["dendrogram"]["awesome-mim"]["levels"]
+    assert levels["subsection"]["k"] == 28 and levels["section"]["k"] == 9
+    # an unsupervised tree must beat chance at survey A's subsections
+    assert levels["subsection"]["ami"] > levels["subsection"]["permutation_mean"]["ami"] + 0.1
+    # the guided tree mirrors the taxonomy by construction
+    assert report["guided"]["awesome-mim"]["levels"]["subsection"]["ami"] > 0.95
+    assert "AMI against the survey taxonomies" in first.stdout
+
+
+def test_second_run_is_identical_and_uses_cache(minilm_run):
+    base, _, second = minilm_run
+    assert second.returncode == 0, second.stderr
+    assert "embedded 0, from cache 385" in second.stdout
+    for name in ("clusters.csv", "tree.nwk", "report.json", "tree.json", "tree.graphml"):
+        assert (base / "a" / name).read_bytes() == (base / "b" / name).read_bytes(), name
+
+
+def test_outputs_parse_back(minilm_run):
+    import networkx as nx
+    import pandas as pd
+
+    base = minilm_run[0] / "a"
+    clusters = pd.read_csv(base / "clusters.csv")
+    assert len(clusters) == 385 and clusters["cluster_k28"].nunique() == 28
+    assert clusters["terms_k9"].notna().all()
+    tree = json.loads((base / "tree.json").read_text())
+    assert tree["size"] == 385 and len(tree["children"]) == 2
+    graph = nx.read_graphml(base / "tree.graphml")
+    assert graph.number_of_nodes() == 2 * 385 - 1 and nx.is_tree(graph.to_undirected())
+    newick = (base / "tree.nwk").read_text()
+    assert newick.strip().endswith(";") and newick.count("(") == 384 and "'mae'" in newick
+
+
+@pytest.mark.parametrize("embedding", ["tfidf", "lsa"])
+def test_sparse_embeddings_are_deterministic(tmp_path, embedding):
+    runs = []
+    for name in ("x", "y"):
+        result = build_dendrogram(embedding=embedding, progress=False)
+        write_outputs(result, tmp_path / name, pictures=False)
+        runs.append(tmp_path / name)
+    for name in ("clusters.csv", "tree.nwk", "report.json"):
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes()
+
+
+def test_node_labels_avoid_field_words():
+    result = build_dendrogram(embedding="tfidf", progress=False)
+    top_terms = [t for node in range(2 * result.n - 12, 2 * result.n - 1) for t in result.node_terms[node]]
+    assert top_terms and not {"masked", "image", "modeling"} & set(top_terms)
+    assert result.leaf_names[list(result.papers["id"]).index("mae")] == "MAE"
+
+
+@pytest.mark.skipif(not ABSTRACTS.exists(), reason="../shared/corpus/abstracts-dev.jsonl is absent")
+def test_abstracts_are_matched():
+    result = build_dendrogram(embedding="tfidf", abstracts=ABSTRACTS, progress=False)
+    assert 200 <= result.n_with_abstract <= 238
+
+
+# --- the embedding cache -----------------------------------------------------------------------------------
+
+class FakeEncoder:
+    calls: list[int] = []
+
+    def __init__(self, name: str = "fake", device: str = "cpu"):
+        pass
+
+    def encode(self, texts, progress=True):
+        FakeEncoder.calls.append(len(texts))
+        return np.array([[len(t), t.count("a"), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_cache_hit_miss_and_corruption(tmp_path, monkeypatch):
+    monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
+    FakeEncoder.calls = []
+    first = embeddings.embed(["alpha", "beta"], "fake", tmp_path, progress=False)
+    stats: dict = {}
+    second = embeddings.embed(["beta", "gamma", "alpha"], "fake", tmp_path, progress=False, stats=stats)
+    assert FakeEncoder.calls == [2, 1]  # only the new text is embedded
+    assert stats == {"embedded": 1, "cached": 2, "cache_rebuilt": False}
+    np.testing.assert_array_equal(second[[2, 0]], first)
+    (tmp_path / "fake" / "vectors.npy").write_bytes(b"not a numpy file")
+    stats = {}
+    third = embeddings.embed(["alpha"], "fake", tmp_path, progress=False, stats=stats)
+    assert stats["cache_rebuilt"] and FakeEncoder.calls[-1] == 1
+    np.testing.assert_array_equal(third, first[:1])
+    assert embeddings.EmbeddingCache(tmp_path, "fake").keys == [embeddings.text_key("alpha")]
+
+
+def test_cache_rejects_mismatched_keys(tmp_path, monkeypatch):
+    monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
+    embeddings.embed(["a", "b"], "fake", tmp_path, progress=False)
+    (tmp_path / "fake" / "keys.json").write_text(json.dumps(["only-one"]))
+    assert embeddings.EmbeddingCache(tmp_path, "fake").rebuilt
+
+
+def test_minilm_weights_are_checked(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"tampered")
+    with pytest.raises(UserError, match="SHA-256"):
+        embeddings.verify_weights(tmp_path)
+    embeddings.verify_weights(embeddings.bundled_minilm_path())
+
+
+# --- bad input -----------------------------------------------------------------------------------------------
+
+HEADER = "id,title,year,arxiv_id,awesome_mim,mim_survey"
+
+
+def test_empty_and_one_paper_corpora(tmp_path):
+    empty = write_papers(tmp_path / "empty", HEADER)
+    out = run_cli("dendrogram", "--corpus", str(empty), "--embedding", "tfidf", "--out", str(tmp_path / "o"))
+    assert out.returncode == 1 and "at least 2" in out.stderr and "Traceback" not in out.stderr
+    one = write_papers(tmp_path / "one", HEADER, "a,A Paper,2022,,analysis,")
+    out = run_cli("dendrogram", "--corpus", str(one), "--embedding", "tfidf", "--out", str(tmp_path / "o"))
+    assert out.returncode == 1 and "1 paper(s)" in out.stderr
+    assert not any((tmp_path / "o").glob("*.csv"))
+
+
+def test_abstracts_matching_nothing(tmp_path):
+    path = tmp_path / "abs.jsonl"
+    path.write_text(json.dumps({"title": "Nothing Like Any Paper", "abstract": "x"}) + "\n")
+    out = run_cli("dendrogram", "--embedding", "tfidf", "--abstracts", str(path), "--out", str(tmp_path / "o"))
+    assert out.returncode == 1 and "no abstract matches" in out.stderr
+    path.write_text('{"title": "ok", "abstract": "x"}\n{broken\n')
+    out = run_cli("dendrogram", "--embedding", "tfidf", "--abstracts", str(path), "--out", str(tmp_path / "o"))
+    assert out.returncode == 1 and f"{path}:2:" in out.stderr
+
+
+def test_unknown_embedding_and_linkage(tmp_path):
+    out = run_cli("dendrogram", "--embedding", "no-such-model-xyz", "--out", str(tmp_path / "o"))
+    assert out.returncode == 1 and "unknown embedding 'no-such-model-xyz'" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = run_cli("dendrogram", "--linkage", "single", "--out", str(tmp_path / "o"))
+    assert out.returncode == 1 and "unknown linkage" in out.stderr
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    out = run_cli("dendrogram", "--embedding", "tfidf", "--out", str(blocker / "sub"))
+    assert out.returncode == 1 and "not writable" in out.stderr
+
+
+def test_failed_write_leaves_previous_outputs(tmp_path, monkeypatch):
+    result = build_dendrogram(embedding="tfidf", progress=False)
+    write_outputs(result, tmp_path, pictures=False)
+    before = (tmp_path / "report.json").read_bytes()
+
+    import taxonomy.export as export
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export, "_graphml", boom)
+    with pytest.raises(RuntimeError):
+        write_outputs(result, tmp_path, pictures=False)
+    assert (tmp_path / "report.json").read_bytes() == before
+    assert not list(tmp_path.glob(".staging-*"))
