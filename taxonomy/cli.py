@@ -104,6 +104,55 @@ def dendrogram(
     console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
 
 
+@app.command()
+def run(
+    method: Optional[str] = typer.Argument(None, help="Method to run (see --list)."),
+    data: str = typer.Option("shapes", help="shapes | digits | imagefolder | cifar10 | cifar100."),
+    data_path: Optional[Path] = typer.Option(None, help="Local folder for imagefolder / cifar10 / cifar100."),
+    preset: str = typer.Option("smoke", help="smoke (CPU, seconds) | verify (GPU, the real check)."),
+    epochs: Optional[float] = typer.Option(None, help="Pretraining epochs over the unlabelled pool."),
+    steps: Optional[int] = typer.Option(None, help="Pretraining steps (overrides the preset and --epochs)."),
+    device: str = typer.Option("cpu", help="cpu | cuda."),
+    seeds: Optional[int] = typer.Option(None, help="Seeds (default: the preset's, 3)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/METHOD-DATA-PRESET)."),
+    list_methods: bool = typer.Option(False, "--list", help="List the methods and the papers they implement."),
+) -> None:
+    """Pretrain a reference implementation and say, honestly, whether pretraining helped."""
+    from reference_impls import METHODS
+
+    if list_methods or method is None:
+        import pandas as pd
+
+        from taxonomy.corpus import load_corpus
+
+        papers = load_corpus().papers.set_index("id")
+        rows = [dict(method=m.name, target=m.target, masking=m.masking,
+                     papers=", ".join(f"{p} ({papers.loc[p, 'short_name'] or papers.loc[p, 'title'][:30]}, "
+                                      f"{papers.loc[p, 'year']})" for p in m.papers if p in papers.index),
+                     summary=m.summary) for m in METHODS.values()]
+        frame = pd.DataFrame(rows)
+        console.print(_table("Reference implementations", frame, list(frame.columns)))
+        return
+    if method not in METHODS:
+        from difflib import get_close_matches
+
+        close = get_close_matches(method, list(METHODS), n=1)
+        raise UserError(f"unknown method '{method}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+                        + f"; available: {', '.join(METHODS)}")
+    from reference_impls.runner import overall_verdict, run_experiment
+
+    try:
+        report = run_experiment(method, data, preset, epochs, device, seeds, out,
+                                str(data_path) if data_path else None, steps)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    target = out or Path(f"runs/{method}-{data}-{preset}")
+    console.print((target / "report.md").read_text(encoding="utf-8"))
+    console.print(f"wrote {target}/report.json, report.md" + (", reconstruction.png" if (target / "reconstruction.png").exists() else "")
+                  + ", checkpoint.safetensors")
+    console.print(f"[bold]verdict:[/bold] {overall_verdict(report)}")
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

@@ -311,11 +311,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DATA, help="folder for papers.csv and results.csv")
     args = parser.parse_args()
     papers, results = build(args.shared)
-    # keep reference_impl links made by hand or by the reference-implementation registry
-    if (DATA / "papers.csv").exists():
-        impl = {r["id"]: r.get("reference_impl", "") for r in read_csv(DATA / "papers.csv")}
-        for p in papers:
-            p["reference_impl"] = impl.get(p["id"], "")
+    # link papers to the reference implementations that implement them (the registry is the one source)
+    sys.path.insert(0, str(ROOT))
+    from reference_impls import METHODS
+
+    impl = {pid: m.name for m in METHODS.values() for pid in m.papers}
+    for p in papers:
+        p["reference_impl"] = impl.get(p["id"], "")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "papers.csv", papers, COLUMNS)
     write_csv(args.out / "results.csv", results, RESULT_COLUMNS)

@@ -1,0 +1,89 @@
+"""Agreement of the unsupervised tree with survey A's taxonomy, for the default recipe and the alternatives
+that were tried, with the dev abstracts (../shared/corpus/abstracts-dev.jsonl).
+
+Prints AMI at survey A's section (9) and subsection (28) levels for each variant, and the default's full
+table against survey B's recipe. Also saves a preview of the default dendrogram for the README.
+Usage: python benchmarks/bench_dendrogram_quality.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.cluster import hierarchy
+from sklearn.preprocessing import normalize
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, save  # noqa: E402
+
+from taxonomy import cluster  # noqa: E402
+from taxonomy.agreement import level_scores  # noqa: E402
+from taxonomy.corpus import load_corpus  # noqa: E402
+from taxonomy.dendrogram import _center, build_dendrogram  # noqa: E402
+from taxonomy.embeddings import embed, lsa_vectors, tfidf_vectors  # noqa: E402
+from taxonomy.export import score_table  # noqa: E402
+from taxonomy.text import paper_texts  # noqa: E402
+
+ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"
+
+
+def ami(Z, corpus) -> dict:
+    table = level_scores(Z, corpus, "awesome-mim", permutations=1)
+    table = table[table.metric == "ami"].set_index("level")["value"]
+    return {level: round(float(v), 3) for level, v in table.items()}
+
+
+def main() -> None:
+    if not ABSTRACTS.exists():
+        sys.exit(f"{ABSTRACTS} is absent: this benchmark needs the dev abstracts")
+    corpus = load_corpus()
+    texts = paper_texts(corpus.papers, ABSTRACTS)
+    both = embed(texts.combined(), progress=False)
+    title = embed(texts.titles, progress=False)
+    abstract = embed([a or t for a, t in zip(texts.abstracts, texts.titles)], progress=False)
+    views = [normalize(both + title), _center(both, 1), _center(normalize(0.3 * title + 0.7 * abstract)),
+             lsa_vectors(texts.combined())]
+    variants = {
+        "survey B recipe: TF-IDF + Ward": hierarchy.linkage(tfidf_vectors(texts.combined()), "ward"),
+        "LSA (20 topics) + Ward": hierarchy.linkage(views[3], "ward"),
+        "MiniLM(title + abstract) + Ward (plain)": hierarchy.linkage(both, "ward"),
+        "MiniLM(title + abstract) + MiniLM(title), Ward": hierarchy.linkage(views[0], "ward"),
+        "  same, average linkage on cosine": cluster.exact_linkage(views[0], "average"),
+        "  same, mean and top direction removed, Ward": hierarchy.linkage(views[1], "ward"),
+        "consensus of 4 views, k = 8..76 step 4": cluster.consensus_linkage(views, list(range(8, 80, 4)))[0],
+        "consensus of 4 views, k = 10..58 step 2": cluster.consensus_linkage(views, list(range(10, 60, 2)))[0],
+        "consensus of 3 views (no LSA)": cluster.consensus_linkage(views[:3])[0],
+        "default: consensus of 4 views, k = 5..115 step 5": None,
+    }
+    result = build_dendrogram(corpus, abstracts=ABSTRACTS, progress=False)
+    variants["default: consensus of 4 views, k = 5..115 step 5"] = result.linkage
+    rows = {}
+    for name, Z in variants.items():
+        rows[name] = ami(Z, corpus)
+        print(f"{name:52s} AMI section {rows[name]['section']:.3f}   subsection {rows[name]['subsection']:.3f}")
+    table = score_table(result)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    from taxonomy.plotting import plot_dendrogram
+
+    RESULTS.mkdir(exist_ok=True)
+    plot_dendrogram(result, RESULTS / "dendrogram-with-abstracts.png")
+    from PIL import Image
+
+    with Image.open(RESULTS / "dendrogram-with-abstracts.png") as im:
+        im.crop((0, 0, im.size[0], min(im.size[1], 1500))).save(RESULTS / "dendrogram-preview.png", optimize=True)
+    (RESULTS / "dendrogram-with-abstracts.png").unlink()
+    print("wrote", save("dendrogram-quality", {
+        "papers": result.n, "papers_with_abstract": result.n_with_abstract, "ami_by_variant": rows,
+        "default_table": table.round(4).to_dict(orient="records"),
+        "tree_scores": {k: {m: round(float(v), 4) for m, v in s.items()} for k, s in result.agreement["tree"].items()},
+        "tree_scores_survey_recipe": {k: {m: round(float(v), 4) for m, v in s.items()}
+                                      for k, s in result.baseline_agreement["tree"].items()},
+    }))
+
+
+if __name__ == "__main__":
+    main()

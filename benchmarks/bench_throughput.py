@@ -1,0 +1,127 @@
+"""Pretraining throughput of MAE and SimMIM: images/s and model FLOP utilisation, plus MAE's saving from
+encoding only the visible patches.
+
+FLOPs per step come from torch's FLOP counter (forward + backward of the real step). Utilisation is shown
+against two ceilings: the device's peak (--peak-tflops; defaults for known GPUs) and a dense matmul measured
+in the same run on the same device (the baseline). Usage:
+  python benchmarks/bench_throughput.py --device cpu --steps 5          # quick look on a laptop
+  python benchmarks/bench_throughput.py --device cuda --steps 50 --compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import save  # noqa: E402
+
+from reference_impls import build_method  # noqa: E402
+from reference_impls.train import autocast  # noqa: E402
+
+PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}  # dense bf16
+CONFIGS = {"vit-t/4@32": dict(size="tiny", patch=4, image=32), "vit-s/16@224": dict(size="small", patch=16, image=224)}
+
+
+def matmul_tflops(device: str, n: int = 4096, repeat: int = 10) -> float:
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    n = n if device == "cuda" else 1024
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    sync(device)
+    return 2 * n ** 3 * repeat / (time.perf_counter() - start) / 1e12
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def step_flops(method, images, device: str) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        with autocast(device):
+            loss = method(images)
+        loss.backward()
+    method.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def measure(name: str, cfg: dict, batch: int, steps: int, device: str, compile_: bool, **options) -> dict:
+    torch.manual_seed(0)
+    method = build_method(name, cfg["image"], cfg["patch"], 3, cfg["size"], **options).to(device)
+    images = torch.randn(batch, 3, cfg["image"], cfg["image"], device=device)
+    flops = step_flops(method, images, device)
+    opt = torch.optim.AdamW(method.parameters(), lr=1e-4, fused=device == "cuda" or None)
+    step_fn = torch.compile(method) if compile_ else method
+
+    def step():
+        with autocast(device):
+            loss = step_fn(images)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(3 if not compile_ else 5):  # warm-up (and compilation)
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    seconds = (time.perf_counter() - start) / steps
+    return dict(method=name, config=cfg, batch=batch, step_s=seconds, images_per_s=batch / seconds,
+                tflops_per_step=flops / 1e12, achieved_tflops=flops / seconds / 1e12, **options)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--peak-tflops", type=float, default=None)
+    parser.add_argument("--batch-small", type=int, default=None, help="batch for ViT-T/4 at 32 px")
+    parser.add_argument("--batch-large", type=int, default=None, help="batch for ViT-S/16 at 224 px")
+    args = parser.parse_args()
+    device = args.device
+    gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
+    peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in gpu), None)
+    baseline = matmul_tflops(device)
+    batches = {"vit-t/4@32": args.batch_small or (1024 if device == "cuda" else 32),
+               "vit-s/16@224": args.batch_large or (256 if device == "cuda" else 4)}
+    rows = []
+    for cfg_name, cfg in CONFIGS.items():
+        for name in ("mae", "simmim"):
+            rows.append(measure(name, cfg, batches[cfg_name], args.steps, device, args.compile))
+        rows.append(measure("mae", cfg, batches[cfg_name], args.steps, device, args.compile, encode_all=True))
+    print(f"device {gpu}; dense matmul baseline {baseline:.2f} TFLOP/s; peak {peak or 'unknown'} TFLOP/s")
+    for r in rows:
+        r["utilisation_vs_matmul"] = r["achieved_tflops"] / baseline
+        r["mfu_vs_peak"] = r["achieved_tflops"] / peak if peak else None
+        tag = f"{r['method']}{' (encode all)' if r.get('encode_all') else ''}"
+        mfu = f"{100 * r['mfu_vs_peak']:.1f}% of peak" if peak else "peak unknown"
+        print(f"{tag:20s} {r['config']['size']:5s}/{r['config']['patch']}@{r['config']['image']:<4d} "
+              f"{r['images_per_s']:12,.0f} img/s  {r['achieved_tflops']:8.3f} TFLOP/s  "
+              f"{100 * r['utilisation_vs_matmul']:5.1f}% of matmul  {mfu}")
+    for cfg_name in CONFIGS:
+        visible = next(r for r in rows if r["method"] == "mae" and not r.get("encode_all") and r["config"] == CONFIGS[cfg_name])
+        full = next(r for r in rows if r["method"] == "mae" and r.get("encode_all") and r["config"] == CONFIGS[cfg_name])
+        print(f"MAE visible-only speed-up at 75% masking, {cfg_name}: {full['step_s'] / visible['step_s']:.2f}x per step")
+    print("wrote", save(f"throughput-{device}", {"device_name": gpu, "matmul_tflops": baseline, "peak_tflops": peak,
+                                                  "compile": args.compile, "steps": args.steps, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

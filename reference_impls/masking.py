@@ -1,0 +1,83 @@
+"""Mask generators. Each returns a bool mask (B, N), True = masked, with exactly round(ratio * N) masked patches
+in every row, so tensor shapes never change between steps and a compiled loop never recompiles."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def num_masked(num_patches: int, ratio: float) -> int:
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"mask ratio must be in (0, 1), got {ratio}")
+    return max(1, min(num_patches - 1, round(ratio * num_patches)))
+
+
+def _top_k_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """True at the k highest scores of each row (exact count, ties broken by the random scores)."""
+    idx = scores.topk(k, dim=1).indices
+    return torch.zeros_like(scores, dtype=torch.bool).scatter_(1, idx, True)
+
+
+def random_mask(batch: int, grid: int, ratio: float, generator: torch.Generator | None = None,
+                device: torch.device | str = "cpu") -> torch.Tensor:
+    """MAE: patches masked uniformly at random."""
+    n = grid * grid
+    noise = torch.rand(batch, n, generator=generator, device=device)
+    return _top_k_mask(noise, num_masked(n, ratio))
+
+
+def coarse_random_mask(batch: int, grid: int, ratio: float, mask_patch: int, patch: int,
+                       generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """SimMIM: random masking on a coarser grid of `mask_patch`-pixel squares, upsampled to the patch grid.
+    The count is made exact at patch level by topping up / trimming within the coarse choice."""
+    scale = max(1, mask_patch // patch)
+    coarse = math.ceil(grid / scale)
+    noise = torch.rand(batch, coarse, coarse, generator=generator, device=device)
+    fine = noise.repeat_interleave(scale, 1).repeat_interleave(scale, 2)[:, :grid, :grid].reshape(batch, -1)
+    jitter = torch.rand(batch, grid * grid, generator=generator, device=device) * 1e-3
+    return _top_k_mask(fine + jitter, num_masked(grid * grid, ratio))
+
+
+def block_mask(batch: int, grid: int, ratio: float, generator: torch.Generator | None = None,
+               device: torch.device | str = "cpu", min_block: int = 4, max_aspect: float = 3.0) -> torch.Tensor:
+    """BEiT: rectangles of random size and aspect are added until the budget is met, then made exact by
+    filling / trimming with random patches (so every row has the same count)."""
+    n = grid * grid
+    target = num_masked(n, ratio)
+    masks = torch.zeros(batch, grid, grid)
+    u = lambda *s: torch.rand(*s, generator=generator)  # noqa: E731
+    for b in range(batch):
+        for _ in range(100):
+            covered = int(masks[b].sum())
+            if covered >= target:
+                break
+            area = min_block + u(1).item() * max(min_block, target - covered - min_block)
+            aspect = math.exp(math.log(1 / max_aspect) + u(1).item() * 2 * math.log(max_aspect))
+            h = max(1, min(grid, round(math.sqrt(area * aspect))))
+            w = max(1, min(grid, round(math.sqrt(area / aspect))))
+            top = int(u(1).item() * (grid - h + 1))
+            left = int(u(1).item() * (grid - w + 1))
+            masks[b, top:top + h, left:left + w] = 1
+    # exact count: prefer block patches, break ties randomly
+    scores = masks.reshape(batch, n) + u(batch, n) * 0.5
+    return _top_k_mask(scores, target).to(device)
+
+
+def attention_guided_mask(attention: torch.Tensor, ratio: float, generator: torch.Generator | None = None,
+                          randomness: float = 0.1) -> torch.Tensor:
+    """AttMask: hide the patches the teacher's class token attends to most (B, N scores in, exact count out).
+    A little noise keeps the choice from being identical for similar images."""
+    b, n = attention.shape
+    scores = attention / attention.amax(1, keepdim=True).clamp_min(1e-8)
+    noise = torch.rand(b, n, generator=generator, device="cpu").to(attention.device)
+    return _top_k_mask(scores + randomness * noise, num_masked(n, ratio))
+
+
+def keep_indices(mask: torch.Tensor) -> torch.Tensor:
+    """Indices of the visible patches, (B, N - masked), in patch order: static shape for a fixed ratio."""
+    b, n = mask.shape
+    visible = n - int(mask[0].sum())
+    order = torch.argsort(mask.to(torch.int8), dim=1, stable=True)
+    return order[:, :visible]

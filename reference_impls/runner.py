@@ -1,0 +1,163 @@
+"""`mimtax run`: pretrain a method, evaluate three arms over seeds, write report.json / report.md / pictures."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, replace
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from reference_impls import build_method, method_info
+from reference_impls.data import Splits, load
+from reference_impls.evaluate import ARMS, PROBES, EvalConfig, evaluate_arm, summarise
+from reference_impls.train import TrainConfig, pretrain, save_checkpoint
+
+PRESETS = {
+    "smoke": dict(size="micro", patch=4, pool=4096, train=TrainConfig(steps=60, batch_size=64, lr=1e-3, warmup_steps=10),
+                  eval=EvalConfig(probe_steps=100, finetune_steps=15, batch_size=100), seeds=3),
+    "verify": dict(size="tiny", patch=4, pool=50_000,
+                   train=TrainConfig(steps=6000, batch_size=512, lr=1.5e-3, warmup_steps=300, compile=True),
+                   eval=EvalConfig(probe_steps=500, finetune_steps=300, batch_size=100), seeds=3),
+}
+
+
+def _device(requested: str) -> str:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+    return requested
+
+
+def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epochs: float | None = None,
+                   device: str = "cpu", seeds: int | None = None, out: str | Path | None = None,
+                   data_path: str | None = None, steps: int | None = None, progress: bool = True) -> dict:
+    """The whole experiment; returns the report (also written to `out`)."""
+    info = method_info(method)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset '{preset}': {', '.join(PRESETS)}")
+    spec = PRESETS[preset]
+    device = _device(device)
+    n_seeds = seeds or spec["seeds"]
+    out = Path(out or f"runs/{method}-{data}-{preset}")
+    out.mkdir(parents=True, exist_ok=True)
+    eval_cfg = replace(spec["eval"], flips=data == "shapes")
+    runs, trainings = [], []
+    last_method, last_data = None, None
+    started = time.perf_counter()
+    for seed in range(n_seeds):
+        splits: Splits = load(data, seed=seed, path=data_path, pool=spec["pool"]).to(device)
+        patch = spec["patch"] if splits.image_size % spec["patch"] == 0 else 2
+        train_cfg = replace(spec["train"], device=device, seed=seed, compile=spec["train"].compile and device == "cuda")
+        if epochs is not None:
+            train_cfg = replace(train_cfg, steps=max(1, int(epochs * len(splits.pretrain) / train_cfg.batch_size)))
+        if steps is not None:
+            train_cfg = replace(train_cfg, steps=steps)
+        torch.manual_seed(seed)
+        model = build_method(method, splits.image_size, patch, splits.channels, spec["size"]).to(device)
+        trainings.append(pretrain(model, splits, train_cfg, progress))
+        torch.manual_seed(seed + 10_000)
+        random_init = build_method(method, splits.image_size, patch, splits.channels, spec["size"]).to(device)
+        runs.append({
+            "pretrained": evaluate_arm(model.encoder, splits, eval_cfg, seed),
+            "random_init": evaluate_arm(random_init.encoder, splits, eval_cfg, seed),
+            "pixels": evaluate_arm(None, splits, eval_cfg, seed),
+        })
+        last_method, last_data = model, splits
+    report = {
+        "method": method, "papers": list(info.papers), "target": info.target, "data": data, "preset": preset,
+        "device": device_name(device), "software": software(), "date": date.today().isoformat(),
+        "command": f"mimtax run {method} --data {data} --preset {preset} --device {device} --seeds {n_seeds}"
+                   + (f" --epochs {epochs}" if epochs is not None else "") + (f" --steps {steps}" if steps else ""),
+        "model": {"size": spec["size"], "patch": patch, "image_size": last_data.image_size,
+                  "parameters": sum(p.numel() for p in last_method.encoder.parameters())},
+        "train": trainings[-1]["config"], "eval": asdict(eval_cfg),
+        "pretraining": {
+            "wall_s_per_seed": [t["wall_s"] for t in trainings], "images_per_s": [t["images_per_s"] for t in trainings],
+            "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
+            "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
+            "history_last_seed": trainings[-1]["history"],
+        },
+        "results": summarise(runs), "total_wall_s": time.perf_counter() - started,
+    }
+    save_checkpoint(last_method, out / "checkpoint.safetensors")
+    if last_method.pixel_target:
+        reconstruction_grid(last_method, last_data, out / "reconstruction.png")
+    tmp = out / ".report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out / "report.json")
+    (out / "report.md").write_text(report_markdown(report), encoding="utf-8")
+    return report
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def software() -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "cuda": torch.version.cuda if torch.cuda.is_available() else None}
+
+
+def overall_verdict(report: dict) -> str:
+    verdicts = report["results"]["verdicts"]
+    helped = [p for p in PROBES if verdicts[p]["verdict"] == "helped"]
+    if helped:
+        return "; ".join(f"{p}: {verdicts[p]['text']}" for p in helped)
+    return "no verdict: pretrained and random-init are not separated by more than twice the pooled std on any probe"
+
+
+def report_markdown(report: dict) -> str:
+    res = report["results"]
+    lines = [f"# {report['method']} on {report['data']} ({report['preset']} preset)", "",
+             f"Device: {report['device']}; torch {report['software']['torch']}; date {report['date']}.",
+             f"Reproduce: `{report['command']}`", "",
+             f"Pretraining: {sum(report['pretraining']['wall_s_per_seed']) / len(report['pretraining']['wall_s_per_seed']):.1f} s "
+             f"per seed, {sum(report['pretraining']['images_per_s']) / len(report['pretraining']['images_per_s']):,.0f} images/s; "
+             f"held-out loss {report['pretraining']['heldout_loss_before'][-1]:.4f} → {report['pretraining']['heldout_loss_after'][-1]:.4f} (last seed).",
+             "", f"Accuracy on the test split, % (mean ± std over {res['seeds']} seeds):", "",
+             "| arm | " + " | ".join(PROBES) + " |", "|---|" + "---|" * len(PROBES)]
+    for arm in ARMS:
+        cells = [f"{res['arms'][arm][p]['mean']:.1f} ± {res['arms'][arm][p]['std']:.1f}" for p in PROBES]
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    lines += ["", "Verdicts (pretrained vs random-init):", ""]
+    lines += [f"- {p}: {res['verdicts'][p]['text']}" for p in PROBES]
+    lines += ["", f"**{overall_verdict(report)}**", ""]
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def reconstruction_grid(method, data: Splits, path: Path, n: int = 8) -> None:
+    """Rows: original, masked input, reconstruction (visible patches kept, masked ones predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reference_impls.patches import patchify, unpatchify
+
+    method.eval()
+    images = data.test_x[torch.linspace(0, len(data.test_x) - 1, n).long()]  # one per class on shapes
+    torch.manual_seed(0)
+    mask, pred = method.reconstruct(images)
+    enc = method.encoder
+    patches = patchify(images, enc.patch).float()
+    masked = torch.where(mask[..., None], torch.zeros_like(patches), patches)
+    recon = torch.where(mask[..., None], pred, patches)
+    rows = [images.float()] + [unpatchify(x, enc.patch, enc.channels, enc.image_size, enc.image_size)
+                               for x in (masked, recon)]
+    fig, axes = plt.subplots(3, n, figsize=(n * 1.2, 3.8))
+    for r, (row, title) in enumerate(zip(rows, ("original", "masked input", "reconstruction"))):
+        for c in range(n):
+            img = (row[c] * 0.25 + 0.5).clamp(0, 1).permute(1, 2, 0).cpu()
+            axes[r][c].imshow(img.squeeze(-1), cmap="gray" if img.shape[-1] == 1 else None)
+            axes[r][c].axis("off")
+        axes[r][0].set_title(title, fontsize=8, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)

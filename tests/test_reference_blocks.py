@@ -1,0 +1,139 @@
+"""Shared building blocks: patchify, ViT, masks, datasets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reference_impls import data, masking
+from reference_impls.patches import patchify, unpatchify
+from reference_impls.vit import SIZES, ViT, sincos_2d
+
+
+def test_patchify_round_trip_and_layout():
+    images = torch.randn(2, 3, 32, 24)
+    patches = patchify(images, 8)
+    assert patches.shape == (2, 12, 8 * 8 * 3)
+    assert torch.equal(unpatchify(patches, 8, 3, 32, 24), images)
+    # patch 1 is the second patch of the first row: columns 8..15
+    assert torch.equal(patches[0, 1].reshape(8, 8, 3).permute(2, 0, 1), images[0, :, :8, 8:16])
+    with pytest.raises(ValueError):
+        patchify(images, 5)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_vit_shapes_every_size(size):
+    vit = ViT(image_size=16, patch=8, channels=3, size=size)
+    out = vit(torch.randn(2, 3, 16, 16))
+    assert out.shape == (2, 1 + 4, SIZES[size].dim)
+    assert vit.pooled(torch.randn(2, 3, 16, 16)).shape == (2, SIZES[size].dim)
+
+
+def test_vit_parameter_count_matches_the_standard_sizes():
+    count = lambda s: sum(p.numel() for p in ViT(224, 16, 3, s).blocks.parameters())  # noqa: E731
+    assert count("tiny") == pytest.approx(5.3e6, rel=0.05)
+    assert count("base") == pytest.approx(85.0e6, rel=0.02)
+
+
+def test_vit_keep_mask_and_no_class_token():
+    vit = ViT(32, 4, 3, "micro", class_token=False)
+    keep = torch.arange(10).repeat(2, 1)
+    assert vit(torch.randn(2, 3, 32, 32), keep=keep).shape == (2, 10, 64)
+    mask = torch.zeros(2, 64, dtype=torch.bool)
+    token = torch.zeros(1, 1, 64)
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(vit(x, mask=mask, mask_token=token), vit(x))
+
+
+def test_sincos_embeddings_are_distinct_and_fixed():
+    pe = sincos_2d(4, 4, 32)
+    assert pe.shape == (16, 32)
+    assert torch.cdist(pe, pe).add(torch.eye(16) * 10).min() > 0.1
+    assert "pos_embed" not in dict(ViT(32, 4, 3, "micro").named_parameters())
+
+
+@pytest.mark.parametrize("ratio", [0.1, 0.4, 0.6, 0.75, 0.9])
+def test_masks_have_exact_ratio_and_static_shape(ratio):
+    g = torch.Generator().manual_seed(0)
+    n = 64
+    expected = masking.num_masked(n, ratio)
+    for mask in (masking.random_mask(5, 8, ratio, g), masking.coarse_random_mask(5, 8, ratio, 8, 4, g),
+                 masking.block_mask(5, 8, ratio, g)):
+        assert mask.shape == (5, n) and mask.dtype == torch.bool
+        assert (mask.sum(1) == expected).all()
+        keep = masking.keep_indices(mask)
+        assert keep.shape == (5, n - expected)
+        assert not mask.gather(1, keep).any()
+
+
+def test_coarse_and_block_masks_are_clustered():
+    g = torch.Generator().manual_seed(1)
+
+    def neighbours(mask):  # masked patches whose right neighbour is masked too
+        grid = mask.reshape(-1, 8, 8)
+        return (grid[:, :, :-1] & grid[:, :, 1:]).float().mean()
+
+    random = neighbours(masking.random_mask(200, 8, 0.4, g))
+    assert neighbours(masking.coarse_random_mask(200, 8, 0.4, 8, 4, g)) > random + 0.05
+    assert neighbours(masking.block_mask(200, 8, 0.4, g)) > random + 0.05
+
+
+def test_attention_guided_mask_hides_most_attended():
+    attention = torch.arange(16, dtype=torch.float32).repeat(3, 1)
+    mask = masking.attention_guided_mask(attention, 0.25, randomness=0.0)
+    assert (mask.sum(1) == 4).all() and mask[:, 12:].all()
+
+
+def test_mask_ratio_is_validated():
+    with pytest.raises(ValueError):
+        masking.num_masked(64, 1.0)
+
+
+def test_shapes_dataset_is_deterministic_and_structural():
+    a, b = data.shapes(seed=0, pool=1000), data.shapes(seed=0, pool=1000)
+    assert torch.equal(a.train_x, b.train_x) and torch.equal(a.pretrain.get(torch.arange(8)), b.pretrain.get(torch.arange(8)))
+    c = data.shapes(seed=1, pool=1000)
+    assert not torch.equal(a.train_x, c.train_x)
+    assert torch.equal(a.test_x, c.test_x)  # one fixed test set
+    assert a.train_x.shape == (100, 3, 32, 32) and len(a.pretrain) == 1000
+    assert torch.bincount(a.train_y).tolist() == [10] * 10
+    # mean colour carries (almost) no class information: per-class means are close
+    means = torch.stack([a.test_x[a.test_y == k].mean() for k in range(10)])
+    assert means.std() < 0.15
+
+
+def test_shapes_pool_meets_the_size_requirement():
+    pool = data.shapes(seed=0).pretrain
+    assert len(pool) >= 50_000
+    assert pool.get(torch.tensor([49_999])).shape == (1, 3, 32, 32)
+
+
+def test_digits_dataset():
+    d = data.digits(seed=0)
+    assert d.channels == 1 and d.image_size == 16 and len(d.train_x) == 100 and len(d.test_x) > 400
+
+
+def test_cifar_binary_reader(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in [(f"data_batch_{i}.bin", 20) for i in range(1, 6)] + [("test_batch.bin", 30)]:
+        records = np.concatenate([rng.integers(0, 10, (n, 1)), rng.integers(0, 256, (n, 3072))], 1)
+        (tmp_path / name).write_bytes(records.astype(np.uint8).tobytes())
+    splits = data.cifar(tmp_path, "cifar10", per_class=2)
+    assert len(splits.pretrain) == 100 and len(splits.test_x) == 30 and splits.channels == 3
+    (tmp_path / "test_batch.bin").write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="not a CIFAR binary file"):
+        data.cifar(tmp_path, "cifar10")
+
+
+def test_imagefolder_reader(tmp_path):
+    from PIL import Image
+
+    for cls in ("cats", "dogs"):
+        (tmp_path / cls).mkdir()
+        for i in range(6):
+            Image.new("RGB", (40, 30), (i * 40, 10, 200 if cls == "cats" else 0)).save(tmp_path / cls / f"{i}.png")
+    splits = data.imagefolder(tmp_path, size=16, per_class=2)
+    assert splits.classes == ["cats", "dogs"] and splits.train_x.shape[1:] == (3, 16, 16)
+    with pytest.raises(ValueError, match="nothing is downloaded"):
+        data.load("cifar10")

@@ -1,0 +1,184 @@
+"""The CPU test battery every method passes, plus the evaluation pipeline and the `mimtax run` command."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from reference_impls import METHODS, build_method
+from reference_impls.data import shapes
+from reference_impls.evaluate import EvalConfig, evaluate_arm, knn, summarise, verdict
+from reference_impls.train import TrainConfig, lr_factor, load_checkpoint, pretrain, save_checkpoint
+from tests.conftest import ROOT
+
+METHOD_NAMES = list(METHODS)
+
+
+def make(name: str, seed: int = 0):
+    torch.manual_seed(seed)
+    return build_method(name, image_size=32, patch=4, channels=3, size="micro")
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return shapes(seed=0, pool=512, per_class=3, test_per_class=5)
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_loss_is_a_finite_scalar_with_gradients(name, tiny_data):
+    method = make(name)
+    loss = method(tiny_data.pretrain.get(torch.arange(4)))
+    assert loss.shape == () and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for n, p in method.named_parameters()
+               if p.requires_grad and "encoder_mask_token" not in n)
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_loss_touches_only_masked_positions(name, tiny_data, monkeypatch):
+    method = make(name)
+    images = tiny_data.pretrain.get(torch.arange(3))
+    mask = method.new_mask(3, "cpu")
+    pred = torch.randn(3, 64, 48, requires_grad=True)
+    hook = "decode" if name == "mae" else "predict"
+    monkeypatch.setattr(method, hook, lambda *args, **kwargs: pred)
+    method(images, mask=mask).backward()
+    per_patch = pred.grad.abs().sum(-1)
+    assert (per_patch[~mask] == 0).all() and (per_patch[mask] > 0).all()
+
+
+def test_mae_encoder_sees_only_visible_patches(tiny_data):
+    method = make("mae")
+    lengths = []
+    method.encoder.blocks[0].register_forward_hook(lambda m, i, o: lengths.append(o.shape[1]))
+    method(tiny_data.pretrain.get(torch.arange(2)))
+    assert lengths == [1 + 64 - 48]  # class token + 25 % of 64 patches
+    full = build_method("mae", 32, 4, 3, "micro", encode_all=True)
+    lengths.clear()
+    full.encoder.blocks[0].register_forward_hook(lambda m, i, o: lengths.append(o.shape[1]))
+    full(tiny_data.pretrain.get(torch.arange(2)))
+    assert lengths == [1 + 64]
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_masks_have_static_shapes_across_steps(name):
+    method = make(name)
+    counts = {int(method.new_mask(8, "cpu").sum(1).unique().item()) for _ in range(5)}
+    assert len(counts) == 1
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_loss_decreases_on_tiny_data(name, tiny_data):
+    method = make(name)
+    cfg = TrainConfig(steps=40, batch_size=32, lr=2e-3, warmup_steps=5, log_every=10)
+    out = pretrain(method, tiny_data, cfg, progress=False)
+    first, last = out["history"][0][1], out["history"][-1][1]
+    assert last < 0.85 * first, out["history"]
+    assert out["heldout_loss_after"] < out["heldout_loss_before"]
+    assert out["images_per_s"] > 0
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_checkpoint_round_trip(name, tmp_path, tiny_data):
+    method = make(name, seed=1)
+    path = tmp_path / "ckpt.safetensors"
+    save_checkpoint(method, path)
+    assert path.read_bytes()[:8] != b"\x80\x02\x8a\x0a"  # not a pickle
+    other = load_checkpoint(make(name, seed=2), path)
+    x = tiny_data.test_x[:4]
+    torch.testing.assert_close(other.features(x), method.features(x))
+    for key, value in method.state_dict().items():
+        assert torch.equal(value, other.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_reconstruction_has_pixel_shape(name, tiny_data):
+    mask, pred = make(name).reconstruct(tiny_data.test_x[:2])
+    assert mask.shape == (2, 64) and pred.shape == (2, 64, 48)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    values = [lr_factor(s, 10, 100) for s in range(100)]
+    assert values[0] == pytest.approx(0.1) and values[9] == pytest.approx(1.0)
+    assert values[50] < 1 and values[-1] < 0.01
+    assert all(a >= b for a, b in zip(values[10:], values[11:]))
+
+
+# --- evaluation ------------------------------------------------------------------------------------------------
+
+def test_knn_on_separable_features():
+    train = torch.tensor([[1.0, 0], [0.9, 0.1], [0, 1.0], [0.1, 0.9]])
+    labels = torch.tensor([0, 0, 1, 1])
+    test = torch.tensor([[1.0, 0.05], [0.05, 1.0]])
+    assert knn(train, labels, test, torch.tensor([0, 1]), 2, k=2) == 1.0
+
+
+def test_verdict_rule():
+    helped = verdict({"mean": 60.0, "std": 1.0}, {"mean": 50.0, "std": 1.0})
+    assert helped["verdict"] == "helped" and "helped by 10.0 ± 1.0 points" in helped["text"]
+    unclear = verdict({"mean": 52.0, "std": 2.0}, {"mean": 50.0, "std": 2.0})
+    assert unclear["verdict"] == "no verdict"  # gap 2 < 2 x pooled 2
+    assert verdict({"mean": 40.0, "std": 1.0}, {"mean": 50.0, "std": 1.0})["verdict"] == "hurt"
+    assert verdict({"mean": 60.0, "std": math.nan}, {"mean": 50.0, "std": math.nan})["verdict"] == "no verdict"
+
+
+def test_summarise_means_and_stds():
+    runs = [{arm: {"linear_probe": a, "knn": a, "finetune": a} for arm in ("pretrained", "random_init", "pixels")}
+            for a in (0.5, 0.6, 0.7)]
+    out = summarise(runs)
+    stats = out["arms"]["pretrained"]["knn"]
+    assert stats["mean"] == pytest.approx(60.0) and stats["std"] == pytest.approx(10.0)
+    assert out["verdicts"]["knn"]["verdict"] == "no verdict"
+
+
+def test_evaluation_pipeline_end_to_end(tiny_data):
+    cfg = EvalConfig(probe_steps=20, finetune_steps=3, batch_size=16)
+    method = make("mae")
+    for encoder in (method.encoder, None):
+        scores = evaluate_arm(encoder, tiny_data, cfg, seed=0)
+        assert set(scores) == {"linear_probe", "knn", "finetune"}
+        assert all(0.0 <= v <= 1.0 for v in scores.values())
+
+
+# --- the command ---------------------------------------------------------------------------------------------
+
+def test_mimtax_run_mae_smoke_writes_report(tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "taxonomy", "run", "mae", "--preset", "smoke", "--device", "cpu",
+                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["results"]["seeds"] == 3 and report["method"] == "mae"
+    for arm in ("pretrained", "random_init", "pixels"):
+        assert len(report["results"]["arms"][arm]["linear_probe"]["values"]) == 3
+    assert (out / "reconstruction.png").stat().st_size > 0 and (out / "checkpoint.safetensors").exists()
+    assert "verdict:" in result.stdout
+    assert report["pretraining"]["heldout_loss_after"][0] < report["pretraining"]["heldout_loss_before"][0]
+
+
+def test_mimtax_run_list_and_errors():
+    listing = subprocess.run([sys.executable, "-m", "taxonomy", "run", "--list"], capture_output=True, text=True,
+                             cwd=ROOT)
+    assert listing.returncode == 0 and "mae (MAE, 2022)" in listing.stdout and "simmim" in listing.stdout
+    bad = subprocess.run([sys.executable, "-m", "taxonomy", "run", "maee"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 1 and "did you mean 'mae'" in bad.stderr and "Traceback" not in bad.stderr
+    cuda = subprocess.run([sys.executable, "-m", "taxonomy", "run", "mae", "--device", "cuda"], capture_output=True,
+                          text=True, cwd=ROOT)
+    if not torch.cuda.is_available():
+        assert cuda.returncode == 1 and "no CUDA device" in cuda.stderr
+
+
+def test_registry_and_corpus_agree():
+    from taxonomy import load_corpus
+
+    papers = load_corpus().papers.set_index("id")
+    for method in METHODS.values():
+        for pid in method.papers:
+            assert papers.loc[pid, "reference_impl"] == method.name
+    linked = papers[papers["reference_impl"] != ""]
+    assert set(linked["reference_impl"]) <= set(METHODS)
