@@ -1,7 +1,7 @@
 """Exact vs two-stage linkage on synthetic 384-d embeddings: time, peak memory, agreement.
 
-Each measurement runs in its own process so peak memory (max RSS) is its own. Synthetic data: points drawn
-around 200 random centres on the unit sphere (embeddings of topical papers look like that), L2-normalised.
+Each measurement runs in its own process so peak memory (max RSS) is its own. Synthetic data: a three-level hierarchy of topics
+(10 > 30 > 100 centres) with papers scattered around the finest, L2-normalised, so cuts at k = 10, 30, 100 mean something.
 Exact Ward is skipped where its n^2/2 distance matrix would not fit in --max-exact-gb.
 Usage: python benchmarks/bench_linkage.py [--sizes 10000 30000 100000 1000000]
 """
@@ -25,10 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def data(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
+    """Hierarchical topics, as in a literature corpus: 10 fields > 30 topics > 100 subtopics, then papers."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(200, dim)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    X = centres[rng.integers(0, 200, n)] + rng.normal(scale=0.06, size=(n, dim)).astype(np.float32)
+    unit = lambda m: rng.normal(size=(m, dim)).astype(np.float32) / np.sqrt(dim)  # noqa: E731
+    fields = unit(10) * 3.0
+    topics = np.repeat(fields, 3, axis=0) + unit(30) * 1.5
+    subtopics = topics[np.arange(100) % 30] + unit(100) * 0.8
+    X = subtopics[rng.integers(0, 100, n)] + unit(n) * 0.35
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 

@@ -18,7 +18,7 @@ from taxonomy.errors import UserError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A living taxonomy of masked image modeling.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate a corpus.")
 app.add_typer(corpus_app, name="corpus")
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=200)
 
 CorpusOption = typer.Option(None, "--corpus", help="Corpus folder (papers.csv + taxonomies/); default: shipped data.")
 
@@ -151,6 +151,146 @@ def run(
     console.print(f"wrote {target}/report.json, report.md" + (", reconstruction.png" if (target / "reconstruction.png").exists() else "")
                   + ", checkpoint.safetensors")
     console.print(f"[bold]verdict:[/bold] {overall_verdict(report)}")
+
+
+def _emit(frame, fmt: str, title: str) -> None:
+    """Print a DataFrame as a table, CSV, JSON or Markdown."""
+    if fmt == "csv":
+        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+    elif fmt == "json":
+        import json
+
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        sys.stdout.write(json.dumps(records, indent=1, ensure_ascii=False, default=str) + "\n")
+    elif fmt == "markdown":
+        cols = list(frame.columns)
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in frame.itertuples(index=False)]
+        sys.stdout.write("\n".join(lines) + "\n")
+    elif fmt == "table":
+        console.print(_table(title, frame.astype(str), list(frame.columns)))
+    else:
+        raise UserError(f"--format '{fmt}': choose table, csv, json or markdown")
+
+
+@app.command()
+def categories(
+    taxonomy: str = typer.Option("awesome-mim", help="awesome-mim | mim-survey."),
+    corpus: Optional[Path] = CorpusOption,
+) -> None:
+    """The taxonomy as an indented tree with paper counts (and survey B's aspects)."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.stats import compute_node_counts
+
+    c = load_corpus(corpus)
+    tax = c.taxonomy(taxonomy)
+    counts = compute_node_counts(c, tax.id)
+    console.print(f"[bold]{tax.name}[/bold] ({tax.id}): {len(tax.nodes)} nodes")
+    for row in counts.itertuples(index=False):
+        node = tax.nodes[row.node]
+        aspects = f"  [dim]aspects: {', '.join(node.aspects)}[/dim]" if node.aspects and len(node.aspects) > 1 else ""
+        console.print(f"{'  ' * (row.depth + 1)}{row.name} [dim]({row.node})[/dim]  {row.papers}{aspects}")
+
+
+@app.command()
+def query(
+    category: Optional[str] = typer.Option(None, help="Node id, name or aspect (with descendants)."),
+    taxonomy: Optional[str] = typer.Option(None, help="Restrict --category to awesome-mim or mim-survey."),
+    target: Optional[str] = typer.Option(None, help="Recovery target facet, e.g. pixel, teacher-feature."),
+    masking: Optional[str] = typer.Option(None, help="Masking facet, e.g. random, block-wise."),
+    backbone: Optional[str] = typer.Option(None, help="Backbone facet, e.g. ViT, CNN."),
+    year: Optional[str] = typer.Option(None, help="YEAR or FROM..TO, e.g. 2022..2024."),
+    venue: Optional[str] = typer.Option(None, help="Venue (case-insensitive substring)."),
+    has_code: Optional[bool] = typer.Option(None, "--has-code/--no-code", help="Only papers with (without) code."),
+    has_impl: Optional[bool] = typer.Option(None, "--has-impl/--no-impl", help="Only papers with (without) a reference implementation."),
+    search: Optional[str] = typer.Option(None, help="Free text: rank by semantic similarity."),
+    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for --search."),
+    sort: Optional[str] = typer.Option(None, help="year | -year | title | method | venue | top1 | -top1 | score."),
+    limit: Optional[int] = typer.Option(None, help="At most this many rows."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | markdown."),
+    corpus: Optional[Path] = CorpusOption,
+) -> None:
+    """Papers by category, facet, year, venue, code and text."""
+    from taxonomy.query import query as run_query
+
+    frame = run_query(corpus, taxonomy=taxonomy, category=category, target=target, masking=masking,
+                      backbone=backbone, year=year, venue=venue, has_code=has_code, has_impl=has_impl,
+                      search=search, abstracts=abstracts, sort=sort, limit=limit)
+    if frame.empty:
+        if fmt == "json":
+            print("[]")
+        elif fmt == "csv":
+            sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+        else:
+            print("no paper matches these filters", file=sys.stderr)
+        return
+    if fmt == "table":
+        frame = frame.drop(columns=["code_url", "target", "masking", "backbone"])
+        frame["year"] = frame["year"].astype("string").fillna("")
+        frame["title"] = frame["title"].map(lambda t: t if len(t) <= 60 else t[:59] + "…")
+    _emit(frame, fmt, f"{len(frame)} papers")
+
+
+@app.command()
+def place(
+    title: Optional[str] = typer.Option(None, help="Title of the new paper."),
+    abstract: Optional[str] = typer.Option(None, help="Its abstract (better placement)."),
+    file: Optional[Path] = typer.Option(None, help="JSONL of new papers (title, abstract)."),
+    top: int = typer.Option(3, help="Candidate nodes per taxonomy level."),
+    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for the corpus papers."),
+    fmt: str = typer.Option("table", "--format", help="table | json."),
+    corpus: Optional[Path] = CorpusOption,
+) -> None:
+    """Where a new paper goes in both taxonomies: candidate nodes with calibrated scores, and nearest papers."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.place import Placer
+    from taxonomy.text import read_abstracts
+
+    if bool(title) == bool(file):
+        raise UserError("give either --title (with --abstract) or --file new.jsonl")
+    if file:
+        rows = read_abstracts(file)
+        titles = [str(r.get("title", "")) for r in rows]
+        if not all(titles):
+            raise UserError(f"{file}: every line needs a 'title'")
+        texts = [str(r.get("abstract", "") or "") for r in rows]
+    else:
+        titles, texts = [title], [abstract or ""]
+    c = load_corpus(corpus)
+    placer = Placer().fit(c, abstracts)
+    candidates = placer.place(titles, texts, top)
+    near = [placer.neighbours(placer.last_similarity_[i]) for i in range(len(titles))]
+    if fmt == "json":
+        import json
+
+        out = [{"title": t, "candidates": candidates[candidates.paper == i].drop(columns=["paper", "title"]).to_dict("records"),
+                "nearest": near[i].to_dict("records")} for i, t in enumerate(titles)]
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+        return
+    for i, t in enumerate(titles):
+        console.print(f"[bold]{t}[/bold]")
+        rows = candidates[candidates.paper == i].drop(columns=["paper", "title"])
+        console.print(_table("candidate nodes (score = calibrated probability)", rows.astype(str), list(rows.columns)))
+        console.print(_table("nearest papers in the corpus", near[i].astype(str), list(near[i].columns)))
+
+
+@app.command()
+def audit(
+    taxonomy: str = typer.Option("awesome-mim", help="awesome-mim | mim-survey."),
+    threshold: float = typer.Option(0.7, help="Report placements at least this confident."),
+    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for the corpus papers."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | markdown."),
+    corpus: Optional[Path] = CorpusOption,
+) -> None:
+    """Papers whose text places them confidently in another node than the survey's: candidates to review."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.place import audit as run_audit
+
+    frame = run_audit(load_corpus(corpus), taxonomy, abstracts, threshold)
+    if frame.empty:
+        print(f"no paper is placed elsewhere with score >= {threshold}", file=sys.stderr)
+        return
+    _emit(frame, fmt, f"{len(frame)} papers to review ({taxonomy}, score >= {threshold})")
 
 
 def main() -> None:

@@ -167,6 +167,8 @@ def nested_linkage(X: np.ndarray, paths: list[tuple]) -> np.ndarray:
     n = len(X)
     rows: list[list[float]] = []
     depth_max = len(paths[0]) if paths else 0
+    # integer codes per level, in the sorted order of the keys' text (deterministic grouping)
+    codes = [np.unique(np.array([str(p[d]) for p in paths]), return_inverse=True)[1] for d in range(depth_max)]
 
     def emit(a: int, b: int, h: float, s: float) -> int:
         rows.append([min(a, b), max(a, b), h, s])
@@ -185,10 +187,12 @@ def nested_linkage(X: np.ndarray, paths: list[tuple]) -> np.ndarray:
     def build(idx: np.ndarray, depth: int, base: float) -> tuple[int, float]:
         if depth == depth_max:
             return subtree(idx, base)
-        keys = sorted({paths[i][depth] for i in idx}, key=str)
-        if len(keys) == 1:
+        level = codes[depth][idx]
+        order = np.argsort(level, kind="stable")
+        bounds = np.flatnonzero(np.diff(level[order])) + 1
+        if len(bounds) == 0:
             return build(idx, depth + 1, base)
-        parts = [idx[[paths[i][depth] == key for i in idx]] for key in keys]
+        parts = np.split(idx[order], bounds)
         built = [build(part, depth + 1, base) for part in parts]
         top = max(h for _, h in built)
         Z = weighted_ward(np.array([X[p].mean(0) for p in parts]), np.array([len(p) for p in parts]))
@@ -219,7 +223,7 @@ def two_stage_linkage(X: np.ndarray, n_micro: int | None = None, seed: int = 0) 
 
     n = len(X)
     n_micro = n_micro or int(min(max(2 * np.sqrt(n), 50), 4000, n))
-    km = MiniBatchKMeans(n_micro, random_state=seed, batch_size=4096, n_init=1, max_iter=50)
+    km = MiniBatchKMeans(n_micro, random_state=seed, batch_size=4096, n_init=1, max_iter=20, init="random")
     labels = km.fit_predict(np.asarray(X, dtype=np.float32))
     return nested_linkage(X, [(int(label),) for label in labels])
 

@@ -8,6 +8,7 @@ to a taxonomy is its id with '-' replaced by '_' (awesome-mim -> awesome_mim).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,15 +103,23 @@ class Taxonomy:
             if q in (key.lower(), str(aspect.get("name", "")).lower()):
                 for nid in self.with_aspect(key):
                     hits.extend(self.descendants(nid))
+        if not hits:  # a word of a node's name: "video" finds "Video Representation"
+            words = set(re.findall(r"[a-z0-9]+", q))
+            for node in self.nodes.values():
+                if words and words <= set(re.findall(r"[a-z0-9]+", node.name.lower())):
+                    hits.extend(self.descendants(node.id))
         return list(dict.fromkeys(hits))
 
     def suggest(self, query: str, n: int = 3) -> list[str]:
         """Closest node names and ids, for a 'did you mean' message."""
-        names = [x for node in self.nodes.values() for x in (node.name, node.id)]
-        names += [str(a.get("name", k)) for k, a in self.aspects.items()]
-        lowered = {name.lower(): name for name in names}
-        close = difflib.get_close_matches(query.lower(), list(lowered), n=n, cutoff=0.4)
-        return [lowered[c] for c in close]
+        candidates: dict[str, str] = {}
+        for node in self.nodes.values():
+            for key in (node.name, node.id, *re.findall(r"[A-Za-z0-9]+", node.name)):
+                candidates.setdefault(key.lower(), node.name)
+        for key, aspect in self.aspects.items():
+            candidates.setdefault(str(aspect.get("name", key)).lower(), str(aspect.get("name", key)))
+        close = difflib.get_close_matches(query.lower(), list(candidates), n=3 * n, cutoff=0.6)
+        return list(dict.fromkeys(candidates[c] for c in close))[:n]
 
 
 def parse_taxonomy(doc: object, path: Path) -> tuple[Taxonomy | None, list[Problem]]:

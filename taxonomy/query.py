@@ -1,0 +1,125 @@
+"""Query the corpus by category, facet, year, venue, code and free text; returns plain DataFrames.
+
+Without `search`, nothing heavy is imported (no torch, no sentence-transformers): answering a filter query is
+a pandas operation on a 385-row table.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from taxonomy.corpus import Corpus, load_corpus, split_labels
+from taxonomy.errors import UserError
+
+COLUMNS = ["id", "method", "title", "year", "venue", "awesome_mim", "mim_survey", "target", "masking", "backbone",
+           "in1k_ft_top1", "reference_impl", "code_url"]
+SORTS = ("year", "-year", "title", "method", "venue", "top1", "-top1", "score")
+
+
+def parse_years(text: str) -> tuple[int | None, int | None]:
+    """'2023' -> (2023, 2023); '2022..2024'; '2022..' ; '..2021'."""
+    m = re.fullmatch(r"\s*(\d{4})?\s*(\.\.)?\s*(\d{4})?\s*", text or "")
+    if not m or not (m.group(1) or m.group(3)) or (m.group(2) is None and m.group(3)):
+        raise UserError(f"--year '{text}': expected YEAR or FROM..TO (e.g. 2022..2024, 2022.., ..2021)")
+    lo = int(m.group(1)) if m.group(1) else None
+    hi = int(m.group(3)) if m.group(3) else (lo if m.group(2) is None else None)
+    if lo and hi and lo > hi:
+        raise UserError(f"--year '{text}': {lo} is after {hi}")
+    return lo, hi
+
+
+def category_nodes(corpus: Corpus, category: str, taxonomy: str | None) -> dict[str, list[str]]:
+    """Node ids per taxonomy matching `category` (id, name or aspect; with descendants)."""
+    names = [taxonomy] if taxonomy else list(corpus.taxonomies)
+    found = {name: corpus.taxonomy(name).resolve(category) for name in names}
+    found = {k: v for k, v in found.items() if v}
+    if not found:
+        suggestions = [s for name in names for s in corpus.taxonomy(name).suggest(category)]
+        hint = f"; did you mean {', '.join(repr(s) for s in dict.fromkeys(suggestions))}?" if suggestions else ""
+        raise UserError(f"unknown category '{category}'" + (f" in taxonomy '{taxonomy}'" if taxonomy else "") + hint)
+    return found
+
+
+def best_results(corpus: Corpus) -> tuple[pd.Series, pd.Series]:
+    """Best reported ImageNet-1K fine-tune top-1 per paper: as text '83.6 (1600 ep)', and as a number."""
+    res = corpus.results
+    if res.empty:
+        return pd.Series(dtype=object), pd.Series(dtype=float)
+    ft = res[(res["metric"] == "finetune_top1") & (res["dataset"] == "ImageNet-1K")].copy()
+    ft = ft.sort_values(["paper_id", "value"], ascending=[True, False], kind="stable").drop_duplicates("paper_id")
+    text = [f"{v:.1f}" + (f" ({e} ep)" if str(e) else "") for v, e in zip(ft["value"], ft["pretrain_epochs"])]
+    return pd.Series(text, index=ft["paper_id"].to_numpy()), pd.Series(ft["value"].to_numpy(), index=ft["paper_id"].to_numpy())
+
+
+def _facet(frame: pd.DataFrame, column: str, value: str | None) -> pd.Series:
+    if not value:
+        return pd.Series(True, index=frame.index)
+    wanted = value.lower()
+    return frame[column].str.lower().map(lambda v: wanted in re.split(r"[+/ ]", v) or wanted == v or
+                                         (len(wanted) > 3 and wanted in v))
+
+
+def query(corpus: Corpus | str | Path | None = None, *, taxonomy: str | None = None, category: str | None = None,
+          target: str | None = None, masking: str | None = None, backbone: str | None = None,
+          year: str | None = None, venue: str | None = None, has_code: bool | None = None,
+          has_impl: bool | None = None, search: str | None = None, abstracts: str | Path | None = None,
+          sort: str | None = None, limit: int | None = None, cache_dir=None) -> pd.DataFrame:
+    """Papers matching every given filter, one row each (columns: see COLUMNS, plus `score` with search)."""
+    if not isinstance(corpus, Corpus):
+        corpus = load_corpus(corpus)
+    papers = corpus.papers
+    keep = pd.Series(True, index=papers.index)
+    if taxonomy:
+        corpus.taxonomy(taxonomy)
+    if category:
+        nodes = category_nodes(corpus, category, taxonomy)
+        hit = pd.Series(False, index=papers.index)
+        for name, ids in nodes.items():
+            column = corpus.taxonomy(name).label_column
+            wanted = set(ids)
+            hit |= papers[column].map(lambda v: bool(wanted.intersection(split_labels(v))))
+        keep &= hit
+    keep &= _facet(papers, "target", target) & _facet(papers, "masking", masking) & _facet(papers, "backbone", backbone)
+    if year:
+        lo, hi = parse_years(year)
+        years = papers["year"]
+        keep &= years.notna() & (years >= (lo or 0)) & (years <= (hi or 9999))
+    if venue:
+        keep &= papers["venue"].str.lower().str.contains(venue.lower(), regex=False)
+    if has_code is not None:
+        keep &= (papers["code_url"] != "") == has_code
+    if has_impl is not None:
+        keep &= (papers["reference_impl"] != "") == has_impl
+    text, value = best_results(corpus)
+    out = pd.DataFrame({
+        "id": papers["id"], "method": papers["short_name"], "title": papers["title"], "year": papers["year"],
+        "venue": papers["venue"], "awesome_mim": papers.get("awesome_mim", ""), "mim_survey": papers.get("mim_survey", ""),
+        "target": papers["target"], "masking": papers["masking"], "backbone": papers["backbone"],
+        "in1k_ft_top1": papers["id"].map(text).fillna(""), "reference_impl": papers["reference_impl"],
+        "code_url": papers["code_url"],
+    })
+    out["_top1"] = papers["id"].map(value)
+    if search:
+        from taxonomy.search import semantic_scores
+
+        out["score"] = semantic_scores(corpus, search, abstracts=abstracts, cache_dir=cache_dir)
+    out = out[keep]
+    out = _sort(out, sort or ("score" if search else "-year"))
+    if limit is not None:
+        out = out.head(limit)
+    return out.drop(columns=["_top1"]).reset_index(drop=True)
+
+
+def _sort(frame: pd.DataFrame, sort: str) -> pd.DataFrame:
+    if sort not in SORTS:
+        raise UserError(f"--sort '{sort}': choose one of {', '.join(SORTS)}")
+    if sort == "score" and "score" not in frame:
+        raise UserError("--sort score needs --search")
+    key, ascending = sort.lstrip("-"), not sort.startswith("-")
+    column = {"top1": "_top1"}.get(key, key)
+    if key == "score":
+        ascending = False
+    return frame.sort_values([column, "id"], ascending=[ascending, True], kind="stable", na_position="last")

@@ -1,0 +1,179 @@
+"""Queries by category, facet and text; placement, calibration and audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from taxonomy import load_corpus
+from taxonomy.errors import UserError
+from taxonomy.query import parse_years, query
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus()
+
+
+def ids(frame) -> set[str]:
+    return set(frame["id"])
+
+
+def test_category_masking_strategy_in_survey_b(corpus):
+    found = query(corpus, taxonomy="mim-survey", category="masking strategy")
+    assert {"mae", "simmim"} <= ids(found)
+    # every combined category with the masking aspect is included, and nothing else
+    assert all("masking" in v.split("+") for v in found["mim_survey"])
+    assert len(found) == 31 + 13 + 11 + 10 + 9 + 7 + 6 + 5
+
+
+def test_category_by_id_name_and_descendants(corpus):
+    section = query(corpus, category="MIM for CV Downstream Tasks")
+    assert len(section) == 90 and all("downstream/" in v for v in section["awesome_mim"])
+    assert ids(query(corpus, category="downstream/video")) == ids(query(corpus, category="video representation"))
+    assert len(query(corpus, category="video", taxonomy="awesome-mim")) == 32
+
+
+def test_unknown_category_suggests(corpus):
+    with pytest.raises(UserError, match="did you mean 'Video Representation'"):
+        query(corpus, category="vidoe")
+
+
+@pytest.mark.parametrize("text,expected", [("2023", (2023, 2023)), ("2022..2024", (2022, 2024)),
+                                           ("2022..", (2022, None)), ("..2021", (None, 2021))])
+def test_year_ranges(text, expected):
+    assert parse_years(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["22", "2024..2022", "x", ".."])
+def test_bad_year_ranges(bad):
+    with pytest.raises(UserError):
+        parse_years(bad)
+
+
+def test_each_filter(corpus):
+    papers = corpus.papers
+    assert len(query(corpus, year="2023")) == int((papers["year"] == 2023).sum())
+    assert set(query(corpus, venue="cvpr")["venue"]) == {"CVPR"}
+    assert (query(corpus, has_code=True)["code_url"] != "").all()
+    assert (query(corpus, has_code=False)["code_url"] == "").all()
+    assert ids(query(corpus, has_impl=True)) == {"mae", "simmim"}
+    assert all("pixel" in t for t in query(corpus, target="pixel")["target"])
+    assert set(query(corpus, masking="block-wise")["masking"]) == {"block-wise"}
+    assert "ViT" in set(query(corpus, backbone="vit")["backbone"])
+
+
+def test_combined_filters_and_sorting(corpus):
+    found = query(corpus, taxonomy="awesome-mim", category="video", year="2022..2023", has_code=True, sort="year")
+    assert len(found) > 0
+    assert found["year"].between(2022, 2023).all() and (found["code_url"] != "").all()
+    assert list(found["year"]) == sorted(found["year"])
+    top = query(corpus, sort="-top1", limit=3)
+    assert list(top["id"])[:1] == ["beit-v2"] and top.iloc[0]["in1k_ft_top1"].startswith("85.5")
+    assert len(query(corpus, limit=7)) == 7
+
+
+def test_empty_result_is_a_frame(corpus):
+    assert query(corpus, year="1999").empty
+
+
+def test_rows_carry_results_and_impl(corpus):
+    mae = query(corpus, category="masking", taxonomy="mim-survey").set_index("id").loc["mae"]
+    assert mae["in1k_ft_top1"] == "83.6 (1600 ep)" and mae["reference_impl"] == "mae"
+    assert mae["awesome_mim"] == "fundamental/transformers"
+
+
+# --- CLI ---------------------------------------------------------------------------------------------
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "taxonomy", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_json_and_csv_parse_back():
+    out = cli("query", "--taxonomy", "awesome-mim", "--category", "video", "--year", "2022..2023", "--format", "json")
+    assert out.returncode == 0
+    rows = json.loads(out.stdout)
+    assert rows and all(2022 <= r["year"] <= 2023 for r in rows)
+    out = cli("query", "--category", "masking strategy", "--taxonomy", "mim-survey", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert {"mae", "simmim"} <= {r["id"] for r in rows}
+    md = cli("query", "--has-impl", "--format", "markdown")
+    assert md.stdout.startswith("| id | method |") and md.stdout.count("\n") == 4
+
+
+def test_cli_empty_and_unknown():
+    empty = cli("query", "--year", "1999")
+    assert empty.returncode == 0 and "no paper matches" in empty.stderr
+    assert cli("query", "--year", "1999", "--format", "json").stdout.strip() == "[]"
+    unknown = cli("query", "--category", "vidoe")
+    assert unknown.returncode == 1 and "did you mean" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_cli_query_does_not_import_torch():
+    code = ("import sys; from taxonomy.cli import main; sys.argv=['mimtax','query','--category','video'];\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, 'heavy import'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+
+
+def test_cli_categories_tree():
+    out = cli("categories", "--taxonomy", "mim-survey")
+    assert out.returncode == 0 and "Masking Strategy (masking)  31" in out.stdout and "aspects:" in out.stdout
+
+
+# --- placement ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def placer(corpus, tmp_path_factory):
+    from taxonomy.place import Placer
+
+    return Placer().fit(corpus, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+
+
+def test_place_new_paper(placer):
+    out = placer.place(["Masked autoencoders for point cloud self-supervised learning"], top=3)
+    sub = out[(out.taxonomy == "awesome-mim") & (out.level == "subsection")]
+    assert list(sub["rank"]) == [1, 2, 3] and sub.iloc[0]["node"] == "downstream/3d"
+    assert sub["score"].is_monotonic_decreasing and 0 < sub["score"].sum() <= 1.0001
+    near = placer.neighbours(placer.last_similarity_[0])
+    assert len(near) == 5 and near["similarity"].is_monotonic_decreasing
+
+
+def test_placement_beats_majority_on_survey_a(corpus, placer):
+    from taxonomy.place import evaluate_placement
+
+    table = evaluate_placement(corpus, placer=placer).set_index(["taxonomy", "level", "method"])
+    knn = table.loc[("awesome-mim", "subsection", "knn (minilm + tf-idf)")]
+    majority = table.loc[("awesome-mim", "subsection", "majority class")]
+    assert knn["top1"] > majority["top1"] + 0.2 and knn["top3"] >= knn["top1"]
+
+
+def test_calibration_is_monotone_for_survey_a(placer):
+    from taxonomy.place import calibration
+
+    table = calibration(placer, "awesome-mim")
+    assert table["papers"].sum() == 290
+    assert (np.abs(table["mean_score"] - table["accuracy"]) < 0.25).all()
+
+
+def test_audit_lists_confident_disagreements(corpus, placer):
+    from taxonomy.place import audit
+
+    found = audit(corpus, "awesome-mim", threshold=0.7, placer=placer)
+    assert (found["score"] >= 0.7).all()
+    for row in found.itertuples():
+        assert row.suggested not in row.survey_label.split(";")
+        assert row.evidence
+
+
+def test_place_cli_requires_input():
+    out = cli("place")
+    assert out.returncode == 1 and "either --title" in out.stderr
