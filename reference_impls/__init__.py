@@ -19,6 +19,7 @@ class MethodInfo:
     target: str  # crosswalk vocabulary: pixel, HOG-or-handcrafted, discrete-token, teacher-feature, contrastive
     masking: str  # random, block-wise, attention-guided, ...
     summary: str
+    options: tuple[tuple[str, object], ...] = ()  # constructor options, e.g. (("masking", "attention"),)
 
 
 METHODS: dict[str, MethodInfo] = {
@@ -26,6 +27,20 @@ METHODS: dict[str, MethodInfo] = {
                       "encoder on visible patches, light decoder, normalised-pixel MSE on masked patches"),
     "simmim": MethodInfo("simmim", "reference_impls.methods.simmim", "SimMIM", ("simmim",), "pixel", "random",
                          "mask tokens in the encoder, linear head, L1 on masked raw pixels"),
+    "beit": MethodInfo("beit", "reference_impls.methods.beit", "BEiT", ("beit",), "discrete-token", "block-wise",
+                       "in-house k-means tokenizer, cross-entropy on tokens of block-masked patches"),
+    "maskfeat": MethodInfo("maskfeat", "reference_impls.methods.maskfeat", "MaskFeat", ("maskfeat",),
+                           "HOG-or-handcrafted", "block-wise", "regress HOG of block-masked patches (MSE)"),
+    "data2vec": MethodInfo("data2vec", "reference_impls.methods.data2vec", "Data2Vec", ("data2vec",),
+                           "teacher-feature", "block-wise",
+                           "smooth-L1 to the average of the EMA teacher's top-K layers at masked patches"),
+    "ibot": MethodInfo("ibot", "reference_impls.methods.ibot", "IBOT", ("ibot",), "teacher-feature", "block-wise",
+                       "self-distillation onto EMA-teacher prototypes at masked patches and class token"),
+    "ijepa": MethodInfo("ijepa", "reference_impls.methods.ijepa", "IJEPA", ("i-jepa",), "teacher-feature", "other",
+                        "predict EMA target-encoder features of 4 blocks from one context block"),
+    "attmask": MethodInfo("attmask", "reference_impls.methods.ibot", "IBOT", ("attmask",), "teacher-feature",
+                          "attention-guided", "iBOT with the patches the teacher attends to most masked",
+                          (("masking", "attention"),)),
 }
 
 
@@ -42,4 +57,4 @@ def build_method(name: str, image_size: int = 32, patch: int = 4, channels: int 
 
     info = method_info(name)
     cls = getattr(importlib.import_module(info.module), info.cls)
-    return cls(ViT(image_size, patch, channels, size), **options)
+    return cls(ViT(image_size, patch, channels, size), **{**dict(info.options), **options})

@@ -19,9 +19,34 @@ class MIMMethod(nn.Module):
     target = "none"
     pixel_target = False
 
-    def __init__(self, encoder: ViT):
+    def __init__(self, encoder: ViT, masking: str = "default"):
         super().__init__()
+        if masking not in ("default", "attention"):
+            raise ValueError(f"masking must be 'default' or 'attention', got '{masking}'")
         self.encoder = encoder
+        self.masking = masking
+
+    def new_mask(self, batch: int, device) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def attention_source(self) -> ViT:
+        """The network whose attention guides AttMask-style masking: the teacher where there is one."""
+        return getattr(self, "teacher", None) or self.encoder
+
+    def make_mask(self, images: torch.Tensor) -> torch.Tensor:
+        """The method's own mask, or (masking='attention') hide the patches the teacher attends to most,
+        at the same ratio, so shapes do not change."""
+        default = self.new_mask(images.shape[0], images.device)
+        if self.masking == "default":
+            return default
+        from reference_impls.masking import attention_guided_mask
+
+        attention = self.attention_source().cls_attention(images)
+        return attention_guided_mask(attention, float(default[0].float().mean()))
+
+    def prepare(self, pool, device) -> dict:
+        """Hook run once before pretraining (e.g. fit a tokenizer); returns facts for the report."""
+        return {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -36,3 +61,35 @@ class MIMMethod(nn.Module):
 
     def after_step(self, step: int, total: int) -> None:
         """Hook for methods with a teacher (EMA update); nothing by default."""
+
+
+class MaskTokenMethod(MIMMethod):
+    """Shared shape of BEiT, MaskFeat and data2vec: masked patches are replaced by a learned token inside the
+    encoder, a linear head predicts a per-patch target, and the loss is averaged over masked patches only."""
+
+    mask_ratio = 0.4
+
+    def __init__(self, encoder: ViT, out_dim: int, mask_ratio: float | None = None, masking: str = "default"):
+        super().__init__(encoder, masking)
+        self.mask_ratio = mask_ratio or self.mask_ratio
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, encoder.dim))
+        self.head = nn.Linear(encoder.dim, out_dim)
+        nn.init.normal_(self.mask_token, std=0.02)
+
+    def new_mask(self, batch: int, device) -> torch.Tensor:
+        from reference_impls.masking import block_mask
+
+        return block_mask(batch, self.encoder.grid, self.mask_ratio, device=device)
+
+    def predict(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(images, mask=mask, mask_token=self.mask_token)[:, self.encoder.prefix:]
+        return self.head(z)
+
+    def patch_loss(self, pred: torch.Tensor, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """Loss per patch (B, N) between predictions and this method's target."""
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        mask = self.make_mask(images) if mask is None else mask
+        per_patch = self.patch_loss(self.predict(images, mask).float(), images)
+        return (per_patch * mask).sum() / mask.sum()

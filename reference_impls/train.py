@@ -67,14 +67,16 @@ def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool =
     torch.manual_seed(cfg.seed)
     method.to(device).train()
     fused = device.startswith("cuda")
-    decay = [p for n, p in method.named_parameters() if p.ndim >= 2 and "token" not in n]
-    no_decay = [p for n, p in method.named_parameters() if p.ndim < 2 or "token" in n]
+    trainable = [(n, p) for n, p in method.named_parameters() if p.requires_grad]  # not the EMA teachers
+    decay = [p for n, p in trainable if p.ndim >= 2 and "token" not in n]
+    no_decay = [p for n, p in trainable if p.ndim < 2 or "token" in n]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95),
                                   fused=fused or None)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps))
     step_fn = torch.compile(method) if cfg.compile else method
     generator = torch.Generator().manual_seed(cfg.seed)
+    prepared = method.prepare(data.pretrain, device)
     before = heldout_loss(method, data.heldout, device)
     history: list[tuple[int, float]] = []
     running = torch.zeros((), device=device)
@@ -91,7 +93,7 @@ def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool =
                 loss = step_fn(images)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(method.parameters(), cfg.clip)
+            torch.nn.utils.clip_grad_norm_([p for _, p in trainable], cfg.clip)
             optimizer.step()
             schedule.step()
             method.after_step(step, cfg.steps)
@@ -105,7 +107,9 @@ def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool =
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     wall = time.perf_counter() - start
-    return dict(config=asdict(cfg), history=history, heldout_loss_before=before,
+    diagnostics = method.diagnostics() if hasattr(method, "diagnostics") else {}
+    return dict(config=asdict(cfg), history=history, heldout_loss_before=before, prepared=prepared,
+                diagnostics=diagnostics,
                 heldout_loss_after=heldout_loss(method, data.heldout, device), wall_s=wall,
                 images_per_s=cfg.steps * cfg.batch_size / wall)
 

@@ -125,6 +125,17 @@ class ViT(nn.Module):
         x = self.norm(x)
         return (x, layers) if all_layers else x
 
+    @torch.no_grad()
+    def cls_attention(self, images: torch.Tensor) -> torch.Tensor:
+        """Last block's attention from the class token to each patch, averaged over heads (B, N)."""
+        if self.cls_token is None:
+            raise ValueError("attention-guided masking needs a class token")
+        x = torch.cat([self.cls_token.expand(images.shape[0], -1, -1), self.embed(images)], dim=1)
+        for block in self.blocks[:-1]:
+            x = block(x)
+        _, weights = self.blocks[-1].attn(self.blocks[-1].norm1(x), return_attention=True)
+        return weights[:, :, 0, 1:].mean(1).float()
+
     def pooled(self, images: torch.Tensor) -> torch.Tensor:
         """One vector per image for probes: mean of patch tokens (class token excluded)."""
         return self.forward(images)[:, self.prefix:].mean(1)

@@ -178,7 +178,7 @@ def nested_linkage(X: np.ndarray, paths: list[tuple]) -> np.ndarray:
         """Exact Ward over the points `idx`; returns (node id, top height)."""
         if len(idx) == 1:
             return int(idx[0]), base
-        Z = hierarchy.linkage(X[idx], "ward")
+        Z = hierarchy.linkage(_euclidean_condensed(X[idx]), "ward")
         ids = list(map(int, idx))
         for a, b, h, s in Z:
             ids.append(emit(ids[int(a)], ids[int(b)], base + h, s))
@@ -205,6 +205,15 @@ def nested_linkage(X: np.ndarray, paths: list[tuple]) -> np.ndarray:
     return sort_rows(np.array(rows, dtype=np.float64).reshape(-1, 4))
 
 
+def _euclidean_condensed(X: np.ndarray) -> np.ndarray:
+    """Condensed Euclidean distances through one matrix product (BLAS, multi-threaded): much faster than
+    pdist in high dimension, and exact enough for Ward's merge order."""
+    sq = (X * X).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * (X @ X.T), 0.0)
+    np.fill_diagonal(d2, 0.0)
+    return squareform(np.sqrt(d2), checks=False)
+
+
 def sort_rows(Z: np.ndarray) -> np.ndarray:
     """Reorder merges by height (children before parents) and renumber, as SciPy's cut functions expect."""
     n = len(Z) + 1
@@ -217,15 +226,33 @@ def sort_rows(Z: np.ndarray) -> np.ndarray:
     return out
 
 
-def two_stage_linkage(X: np.ndarray, n_micro: int | None = None, seed: int = 0) -> np.ndarray:
-    """Micro-clusters by mini-batch k-means, exact Ward inside each, Ward on size-weighted centroids above."""
+def two_stage_linkage(X: np.ndarray, n_micro: int | None = None, seed: int = 0, max_leaf: int = 2000) -> np.ndarray:
+    """Micro-clusters by mini-batch k-means, exact Ward inside each, Ward on size-weighted centroids above.
+
+    A micro-cluster larger than `max_leaf` points is split again by k-means (and so on), so no exact Ward
+    ever runs on more than `max_leaf` points: time stays near-linear in n and memory in O(n)."""
     from sklearn.cluster import MiniBatchKMeans
 
     n = len(X)
+    X32 = np.asarray(X, dtype=np.float32)
     n_micro = n_micro or int(min(max(2 * np.sqrt(n), 50), 4000, n))
-    km = MiniBatchKMeans(n_micro, random_state=seed, batch_size=4096, n_init=1, max_iter=20, init="random")
-    labels = km.fit_predict(np.asarray(X, dtype=np.float32))
-    return nested_linkage(X, [(int(label),) for label in labels])
+    km = MiniBatchKMeans(n_micro, random_state=seed, batch_size=8192, n_init=1, max_iter=10, init="random")
+    levels = [km.fit_predict(X32)]
+    for depth in range(4):
+        current = np.zeros(n, dtype=np.int64)
+        _, group = np.unique(np.stack(levels, 1), axis=0, return_inverse=True)
+        sizes = np.bincount(group.ravel())
+        big = np.flatnonzero(sizes > max_leaf)
+        if len(big) == 0:
+            break
+        for g in big:
+            idx = np.flatnonzero(group.ravel() == g)
+            parts = int(np.ceil(len(idx) / (max_leaf / 4)))
+            sub = MiniBatchKMeans(parts, random_state=seed + depth + 1, batch_size=4096, n_init=1, max_iter=20,
+                                  init="random").fit_predict(X32[idx])
+            current[idx] = sub
+        levels.append(current)
+    return nested_linkage(X, [tuple(int(v) for v in row) for row in np.stack(levels, 1)])
 
 
 def build_linkage(X: np.ndarray, method: str = "ward", exact_max: int = EXACT_MAX, seed: int = 0) -> np.ndarray:

@@ -21,6 +21,7 @@ from taxonomy.agreement import compute_agreement, primary_labels
 from taxonomy.corpus import Corpus, load_corpus
 from taxonomy.embeddings import SPARSE_METHODS, embed, lsa_vectors, tfidf_vectors
 from taxonomy.errors import UserError
+from taxonomy.impls import group_implementations
 from taxonomy.labels import leaf_names, node_terms
 from taxonomy.text import PaperTexts, paper_texts
 
@@ -161,6 +162,8 @@ def compute_cuts(result: Dendrogram, corpus: Corpus) -> pd.DataFrame:
             names[c] = ", ".join(result.node_terms.get(node, [])) if node is not None else \
                 result.leaf_names[min(idx)]
         out[f"terms_k{k}"] = [names[c] for c in labels]
+        impls = group_implementations(papers, labels, out["leaf_order"])
+        out[f"impls_k{k}"] = [impls[c] for c in labels]
     return out
 
 

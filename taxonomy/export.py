@@ -119,6 +119,10 @@ def report_dict(result: Dendrogram) -> dict:
     }
     if result.guided_agreement is not None:
         report["guided"] = _agreement_json(result.guided_agreement)
+    k_cols = sorted((c for c in result.cuts.columns if c.startswith("cluster_k")), key=lambda c: int(c[9:]))
+    report["cluster_implementations"] = {
+        col[9:]: {str(c): m[f"impls_k{col[9:]}"].iloc[0] for c, m in result.cuts.groupby(col, sort=True)}
+        for col in k_cols}
     return report
 
 
@@ -157,6 +161,18 @@ def report_markdown(result: Dendrogram) -> str:
     for name, agreement in (("dendrogram", result.agreement), ("survey_recipe", result.baseline_agreement)):
         for tax, s in agreement["tree"].items():
             lines.append(f"| {tax} | {name} | {s['dendrogram_purity']:.3f} | {s['cophenetic_correlation']:.3f} |")
+    lines += ["", "## Clusters and the implementations they link to", "",
+              "Flat clusters at survey A's subsection count; `impls`: reference implementations of member papers, "
+              "or the nearest one by facets (target, masking) when no member is implemented.", "",
+              "| cluster | papers | key terms | impls | examples |", "|---|---|---|---|---|"]
+    k_cols = sorted((c for c in result.cuts.columns if c.startswith("cluster_k")), key=lambda c: int(c[9:]))
+    if k_cols:
+        col = k_cols[-1]
+        k = col[9:]
+        for c, members in result.cuts.groupby(col, sort=True):
+            examples = ", ".join((m or t[:25]) for m, t in zip(members["short_name"][:4], members["title"][:4]))
+            lines.append(f"| {c} | {len(members)} | {members[f'terms_k{k}'].iloc[0]} | "
+                         f"{members[f'impls_k{k}'].iloc[0]} | {examples} |")
     lines += ["", "## Top branches", ""]
     n = result.n
     for row in range(len(result.linkage) - 1, max(len(result.linkage) - 16, -1), -1):

@@ -29,8 +29,8 @@ class MAE(MIMMethod):
 
     def __init__(self, encoder: ViT, mask_ratio: float = 0.75, decoder_dim: int | None = None,
                  decoder_depth: int | None = None, decoder_heads: int = 4, norm_pix_loss: bool = True,
-                 encode_all: bool = False):
-        super().__init__(encoder)
+                 encode_all: bool = False, masking: str = "default"):
+        super().__init__(encoder, masking)
         # the decoder stays lighter than the encoder (the paper: 512-d, 8 blocks for ViT-B/L/H)
         decoder_dim = decoder_dim or (128 if encoder.dim >= 192 else 64)
         decoder_depth = decoder_depth or (2 if encoder.depth >= 12 else 1)
@@ -74,7 +74,7 @@ class MAE(MIMMethod):
         return target
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = self.new_mask(images.shape[0], images.device) if mask is None else mask
+        mask = self.make_mask(images) if mask is None else mask
         pred = self.decode(images, mask)
         per_patch = ((pred.float() - self.target_patches(images)) ** 2).mean(-1)
         return (per_patch * mask).sum() / mask.sum()  # masked patches only
@@ -83,7 +83,7 @@ class MAE(MIMMethod):
     def reconstruct(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(mask, predicted patches in pixel space): the normalised prediction is mapped back with each
         patch's true mean and variance, as in the paper's figures."""
-        mask = self.new_mask(images.shape[0], images.device) if mask is None else mask
+        mask = self.make_mask(images) if mask is None else mask
         pred = self.decode(images, mask).float()
         if self.norm_pix_loss:
             raw = patchify(images, self.encoder.patch)

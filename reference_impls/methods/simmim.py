@@ -24,8 +24,9 @@ class SimMIM(MIMMethod):
     target = "raw pixels of masked patches (L1)"
     pixel_target = True
 
-    def __init__(self, encoder: ViT, mask_ratio: float = 0.6, mask_patch: int | None = None):
-        super().__init__(encoder)
+    def __init__(self, encoder: ViT, mask_ratio: float = 0.6, mask_patch: int | None = None,
+                 masking: str = "default"):
+        super().__init__(encoder, masking)
         self.mask_ratio = mask_ratio
         self.mask_patch = mask_patch or 2 * encoder.patch
         self.mask_token = nn.Parameter(torch.zeros(1, 1, encoder.dim))
@@ -41,12 +42,12 @@ class SimMIM(MIMMethod):
         return self.head(z)
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = self.new_mask(images.shape[0], images.device) if mask is None else mask
+        mask = self.make_mask(images) if mask is None else mask
         pred = self.predict(images, mask).float()
         per_patch = (pred - patchify(images, self.encoder.patch)).abs().mean(-1)
         return (per_patch * mask).sum() / mask.sum()
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        mask = self.new_mask(images.shape[0], images.device) if mask is None else mask
+        mask = self.make_mask(images) if mask is None else mask
         return mask, self.predict(images, mask).float()
