@@ -82,6 +82,7 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
             "history_last_seed": trainings[-1]["history"],
         },
         "results": summarise(runs), "total_wall_s": time.perf_counter() - started,
+        "prepared": trainings[-1].get("prepared") or None, "diagnostics": trainings[-1].get("diagnostics") or None,
     }
     save_checkpoint(last_method, out / "checkpoint.safetensors")
     if last_method.pixel_target:
@@ -120,6 +121,8 @@ def report_markdown(report: dict) -> str:
              f"Pretraining: {sum(report['pretraining']['wall_s_per_seed']) / len(report['pretraining']['wall_s_per_seed']):.1f} s "
              f"per seed, {sum(report['pretraining']['images_per_s']) / len(report['pretraining']['images_per_s']):,.0f} images/s; "
              f"held-out loss {report['pretraining']['heldout_loss_before'][-1]:.4f} → {report['pretraining']['heldout_loss_after'][-1]:.4f} (last seed).",
+             *( [f"Tokenizer / monitors: {json.dumps({**(report.get('prepared') or {}), **(report.get('diagnostics') or {})})}"]
+                if report.get("prepared") or report.get("diagnostics") else []),
              "", f"Accuracy on the test split, % (mean ± std over {res['seeds']} seeds):", "",
              "| arm | " + " | ".join(PROBES) + " |", "|---|" + "---|" * len(PROBES)]
     for arm in ARMS:

@@ -240,7 +240,7 @@ def _check_rows(path: Path, rows: list[tuple[int, dict]], label_columns: dict[st
         for column, tax in label_columns.items():
             for label in split_labels(row.get(column, "")):
                 if label not in tax.nodes:
-                    hint = tax.suggest(label, 1)
+                    hint = tax.suggest(label, 1, ids=True)
                     problems.append(Problem(file, line, column, f"label '{label}' names no node of taxonomy "
                                             f"'{tax.id}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")))
         if label_columns and not any(split_labels(row.get(c, "")) for c in label_columns):

@@ -110,13 +110,13 @@ class Taxonomy:
                     hits.extend(self.descendants(node.id))
         return list(dict.fromkeys(hits))
 
-    def suggest(self, query: str, n: int = 3) -> list[str]:
-        """Closest node names and ids, for a 'did you mean' message."""
+    def suggest(self, query: str, n: int = 3, ids: bool = False) -> list[str]:
+        """Closest nodes (their names, or their ids with ids=True), for a 'did you mean' message."""
         candidates: dict[str, str] = {}
         for node in self.nodes.values():
             for key in (node.name, node.id, *re.findall(r"[A-Za-z0-9]+", node.name)):
-                candidates.setdefault(key.lower(), node.name)
-        for key, aspect in self.aspects.items():
+                candidates.setdefault(key.lower(), node.id if ids else node.name)
+        for key, aspect in self.aspects.items() if not ids else ():
             candidates.setdefault(str(aspect.get("name", key)).lower(), str(aspect.get("name", key)))
         close = difflib.get_close_matches(query.lower(), list(candidates), n=3 * n, cutoff=0.6)
         return list(dict.fromkeys(candidates[c] for c in close))[:n]
