@@ -157,8 +157,8 @@ def reconstruction_grid(method, data: Splits, path: Path, n: int = 8) -> None:
     fig, axes = plt.subplots(3, n, figsize=(n * 1.2, 3.8))
     for r, (row, title) in enumerate(zip(rows, ("original", "masked input", "reconstruction"))):
         for c in range(n):
-            img = (row[c] * 0.25 + 0.5).clamp(0, 1).permute(1, 2, 0).cpu()
-            axes[r][c].imshow(img.squeeze(-1), cmap="gray" if img.shape[-1] == 1 else None)
+            img = (row[c] * 0.25 + 0.5).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+            axes[r][c].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
             axes[r][c].axis("off")
         axes[r][0].set_title(title, fontsize=8, loc="left")
     fig.tight_layout()

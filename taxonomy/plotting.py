@@ -103,3 +103,25 @@ def plot_bk_curve(result: Dendrogram, png: str | Path | None = None):
         fig.savefig(png, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return fig
+
+
+def plot_reported_results(results, ax=None):
+    """Reported ImageNet-1K fine-tune top-1 by year, coloured by recovery target (from compute_reported_results)."""
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+    else:
+        fig = ax.figure
+    targets = sorted(results["target"].unique())
+    cmap = plt.get_cmap("tab10")
+    for i, target in enumerate(targets):
+        part = results[results["target"] == target]
+        jitter = (np.arange(len(part)) % 3 - 1) * 0.08
+        ax.scatter(part["year"].astype(float) + jitter, part["value"], label=target, color=cmap(i % 10), s=40)
+        for x, y, name in zip(part["year"].astype(float) + jitter, part["value"], part["method"]):
+            ax.annotate(name, (x, y), fontsize=7, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlabel("year")
+    ax.set_ylabel("ImageNet-1K fine-tune top-1 (%), ViT-B")
+    ax.set_title("Reported results (recipes and epochs differ)", loc="left", fontsize=10)
+    ax.legend(fontsize=7, title="recovery target", title_fontsize=7)
+    return fig

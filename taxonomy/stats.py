@@ -42,3 +42,13 @@ def compute_summary(corpus: Corpus) -> dict[str, int]:
         out[f"labelled_{tax.label_column}"] = int((papers[tax.label_column] != "").sum())
     out["results"] = len(corpus.results)
     return out
+
+
+def compute_reported_results(corpus: Corpus, metric: str = "finetune_top1") -> pd.DataFrame:
+    """Reported ImageNet-1K results joined with each paper's year and recovery-target facet."""
+    res = corpus.results
+    res = res[(res["metric"] == metric) & (res["dataset"] == "ImageNet-1K")]
+    papers = corpus.papers[["id", "year", "target", "short_name"]].rename(columns={"id": "paper_id"})
+    out = res.merge(papers, on="paper_id", how="left")
+    out["target"] = out["target"].replace("", "unknown")
+    return out[["paper_id", "method", "year", "target", "backbone", "pretrain_epochs", "value", "source_url"]]

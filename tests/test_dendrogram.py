@@ -72,6 +72,12 @@ def test_outputs_parse_back(minilm_run):
     clusters = pd.read_csv(base / "clusters.csv")
     assert len(clusters) == 385 and clusters["cluster_k28"].nunique() == 28
     assert clusters["terms_k9"].notna().all()
+    # every cluster links to a runnable implementation: its members' own, or the nearest one
+    assert clusters["impls_k28"].notna().all()
+    own = clusters[clusters["id"] == "mae"]["impls_k28"].iloc[0]
+    assert "mae" in own.split(", ")
+    report = json.loads((base / "report.json").read_text())
+    assert len(report["cluster_implementations"]["28"]) == 28
     tree = json.loads((base / "tree.json").read_text())
     assert tree["size"] == 385 and len(tree["children"]) == 2
     graph = nx.read_graphml(base / "tree.graphml")
