@@ -31,8 +31,12 @@ def data(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
     fields = unit(10) * 3.0
     topics = np.repeat(fields, 3, axis=0) + unit(30) * 1.5
     subtopics = topics[np.arange(100) % 30] + unit(100) * 0.8
-    X = subtopics[rng.integers(0, 100, n)] + unit(n) * 0.35
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
+    X = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):  # in chunks, so generating the data does not set the memory peak
+        stop = min(n, start + 100_000)
+        chunk = subtopics[rng.integers(0, 100, stop - start)] + unit(stop - start) * 0.35
+        X[start:stop] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    return X
 
 
 def child(method: str, n: int, out: str) -> None:

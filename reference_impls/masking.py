@@ -41,27 +41,35 @@ def coarse_random_mask(batch: int, grid: int, ratio: float, mask_patch: int, pat
 
 
 def block_mask(batch: int, grid: int, ratio: float, generator: torch.Generator | None = None,
-               device: torch.device | str = "cpu", min_block: int = 4, max_aspect: float = 3.0) -> torch.Tensor:
-    """BEiT: rectangles of random size and aspect are added until the budget is met, then made exact by
-    filling / trimming with random patches (so every row has the same count)."""
+               device: torch.device | str = "cpu", min_block: int = 4, max_aspect: float = 3.0,
+               tries: int = 24) -> torch.Tensor:
+    """BEiT: rectangles of random area and aspect are added until the budget is met, then made exact by
+    filling / trimming with random patches (so every row has the same count).
+
+    Vectorised over the batch and the candidate rectangles (no Python loop per image): `tries` rectangles
+    are drawn per image, their running union is taken, and the first union that reaches the budget is kept."""
     n = grid * grid
     target = num_masked(n, ratio)
-    masks = torch.zeros(batch, grid, grid)
     u = lambda *s: torch.rand(*s, generator=generator)  # noqa: E731
-    for b in range(batch):
-        for _ in range(100):
-            covered = int(masks[b].sum())
-            if covered >= target:
-                break
-            area = min_block + u(1).item() * max(min_block, target - covered - min_block)
-            aspect = math.exp(math.log(1 / max_aspect) + u(1).item() * 2 * math.log(max_aspect))
-            h = max(1, min(grid, round(math.sqrt(area * aspect))))
-            w = max(1, min(grid, round(math.sqrt(area / aspect))))
-            top = int(u(1).item() * (grid - h + 1))
-            left = int(u(1).item() * (grid - w + 1))
-            masks[b, top:top + h, left:left + w] = 1
-    # exact count: prefer block patches, break ties randomly
-    scores = masks.reshape(batch, n) + u(batch, n) * 0.5
+    area = min_block + u(batch, tries) * max(min_block, target / 2 - min_block)
+    log_aspect = math.log(max_aspect)
+    aspect = torch.exp((u(batch, tries) * 2 - 1) * log_aspect)
+    h = (area * aspect).sqrt().round().clamp(1, grid)
+    w = (area / aspect).sqrt().round().clamp(1, grid)
+    top = (u(batch, tries) * (grid - h + 1)).floor()
+    left = (u(batch, tries) * (grid - w + 1)).floor()
+    rows = torch.arange(grid, dtype=torch.float32)
+    in_rows = (rows >= top[..., None]) & (rows < (top + h)[..., None])  # B, T, grid
+    in_cols = (rows >= left[..., None]) & (rows < (left + w)[..., None])
+    rects = (in_rows[..., :, None] & in_cols[..., None, :]).reshape(batch, tries, n)
+    union = rects.to(torch.int8).cummax(dim=1).values  # running union over the rectangles
+    reached = (union.sum(-1) >= target).to(torch.int8)
+    first = torch.where(reached.any(1), reached.argmax(1), torch.full((batch,), tries - 1))
+    blocks = union[torch.arange(batch), first].float()
+    # exact count: keep block patches, trimming the last-added rectangle from its far edge (no holes)
+    keep_upto = torch.arange(tries)[None, :] <= first[:, None]
+    order = torch.where(rects & keep_upto[..., None], torch.arange(tries)[None, :, None], tries).amin(1).float()
+    scores = 4 * blocks - 2 * order / tries - 0.5 * torch.arange(n) / n + 0.01 * u(batch, n)
     return _top_k_mask(scores, target).to(device)
 
 

@@ -67,6 +67,19 @@ def test_flat_scores_perfect_and_chance():
     assert split["ari"] < 0.05 and split["ami"] < 0.05
 
 
+def test_flat_scores_match_scikit_learn():
+    from sklearn import metrics
+
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        a, b = rng.integers(0, 6, 120), rng.integers(0, 9, 120)
+        ours = flat_scores(a.astype(str), b)
+        assert ours["ari"] == pytest.approx(metrics.adjusted_rand_score(a, b))
+        assert ours["v_measure"] == pytest.approx(metrics.v_measure_score(a, b))
+        assert ours["fowlkes_mallows"] == pytest.approx(metrics.fowlkes_mallows_score(a, b))
+        assert ours["ami"] == pytest.approx(metrics.adjusted_mutual_info_score(a, b))
+
+
 def _two_level_taxonomy():
     doc = {"id": "t", "name": "T", "levels": ["top", "leaf"], "nodes": [
         {"id": "x", "name": "X", "children": [{"id": "x1", "name": "X1"}, {"id": "x2", "name": "X2"}]},
