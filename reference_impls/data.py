@@ -113,8 +113,9 @@ def render_shapes(p: dict[str, torch.Tensor], size: int = 32, device="cpu") -> t
     ], dim=1)
     inside = shapes[torch.arange(n, device=device), p["cls"]].float()[:, None]
     images = inside * p["fg"][:, :, None, None] + (1 - inside) * p["bg"][:, :, None, None]
-    g = torch.Generator(device="cpu").manual_seed(int(p["noise"].sum().item()) % (2**31 - 1))
-    images = images + 0.05 * torch.randn(images.shape, generator=g).to(device)
+    # pixel noise drawn on the batch's device (no host-to-device copy per batch), seeded by the images' params
+    g = torch.Generator(device=device).manual_seed(int(p["noise"].sum().item()) % (2**31 - 1))
+    images = images + 0.05 * torch.randn(images.shape, generator=g, device=device)
     return standardise(images.clamp(0, 1))
 
 
