@@ -36,29 +36,39 @@ def node_terms(texts: list[str], Z: np.ndarray, n_terms: int = 3, max_nodes: int
     idf = np.log1p(avg_words / np.maximum(corpus_freq, 1))
 
     first = 0 if max_nodes is None else max(0, len(Z) - max_nodes)
-    # term counts per node, bottom-up; a node is named by what sets it apart from its sibling
-    tf: dict[int, np.ndarray] = {i: np.asarray(counts[i].todense()).ravel() for i in range(n)}
-    docs: dict[int, np.ndarray] = {i: np.asarray(presence[i].todense()).ravel() for i in range(n)}
-    sibling: dict[int, int] = {}
-    for row, (a, b, _, _) in enumerate(Z):
-        node = n + row
-        tf[node] = tf[int(a)] + tf[int(b)]
-        docs[node] = docs[int(a)] + docs[int(b)]
-        sibling[int(a)], sibling[int(b)] = int(b), int(a)
     out: dict[int, list[str]] = {}
-    for row in range(first, len(Z)):
-        node = n + row
-        share = tf[node] / max(tf[node].sum(), 1)
+
+    def name(node: int, tf: np.ndarray, docs: np.ndarray, sibling_tf: np.ndarray | None) -> None:
+        """Score one internal node against its sibling (or the corpus, for the root)."""
+        if node - n < first:
+            return
+        share = tf / max(tf.sum(), 1)
         score = share * idf
-        if node in sibling:
-            other = tf[sibling[node]] / max(tf[sibling[node]].sum(), 1)
+        if sibling_tf is not None:
+            other = sibling_tf / max(sibling_tf.sum(), 1)
             score = score * np.maximum(np.log((share + 1e-4) / (other + 1e-4)), 0)
-        if Z[row, 3] >= 4:
-            score[docs[node] < 2] = 0  # a word from one paper does not name a branch
+        if Z[node - n, 3] >= 4:
+            score[docs < 2] = 0  # a word from one paper does not name a branch
         top = [i for i in np.lexsort((vocab, -score))[: n_terms * 3] if score[i] > 0]
         out[node] = _dedupe([vocab[i] for i in top])[:n_terms]
-    for i in range(n):  # free leaf vectors early on big corpora
-        tf.pop(i, None)
+
+    # bottom-up over the merges, keeping term counts only for the clusters still open: when two clusters
+    # merge they are siblings, so both are named right then and their vectors dropped (memory stays O(open))
+    dense = lambda m, i: np.asarray(m[i].todense()).ravel()  # noqa: E731
+    tf: dict[int, np.ndarray] = {}
+    docs: dict[int, np.ndarray] = {}
+    for row, (a, b, _, _) in enumerate(Z):
+        a, b = int(a), int(b)
+        ta, tb = (tf.pop(a) if a >= n else dense(counts, a)), (tf.pop(b) if b >= n else dense(counts, b))
+        da, db = (docs.pop(a) if a >= n else dense(presence, a)), (docs.pop(b) if b >= n else dense(presence, b))
+        if a >= n:
+            name(a, ta, da, tb)
+        if b >= n:
+            name(b, tb, db, ta)
+        tf[n + row], docs[n + row] = ta + tb, da + db
+    if len(Z):
+        root = n + len(Z) - 1
+        name(root, tf[root], docs[root], None)
     return out
 
 
