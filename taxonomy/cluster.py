@@ -31,12 +31,14 @@ def cut(Z: np.ndarray, k: int) -> np.ndarray:
     return cuts(Z, [k])[0]
 
 
-def cuts(Z: np.ndarray, ks: list[int]) -> np.ndarray:
-    """Flat clusters for several k at once (one pass over the merges); row i holds the cut at ks[i]."""
+def cuts(Z: np.ndarray, ks: list[int], return_nodes: bool = False):
+    """Flat clusters for several k at once (one pass over the merges); row i holds the cut at ks[i].
+    With return_nodes, also the tree node (SciPy id) each paper's cluster is, row by row."""
     n = len(Z) + 1
     parent = np.arange(2 * n - 1)
     steps = {n - max(1, min(int(k), n)): i for i, k in enumerate(ks)}
     out = np.zeros((len(ks), n), dtype=np.int64)
+    nodes = np.zeros((len(ks), n), dtype=np.int64)
 
     def snapshot(row: int) -> None:
         roots = parent[:n].copy()
@@ -51,7 +53,7 @@ def cuts(Z: np.ndarray, ks: list[int]) -> np.ndarray:
         labels = rank[inverse] + 1
         for step, i in steps.items():
             if step == row:
-                out[i] = labels
+                out[i], nodes[i] = labels, roots
 
     if 0 in steps:
         snapshot(0)
@@ -60,7 +62,7 @@ def cuts(Z: np.ndarray, ks: list[int]) -> np.ndarray:
         parent[a] = parent[b] = n + row
         if row + 1 in steps:
             snapshot(row + 1)
-    return out
+    return (out, nodes) if return_nodes else out
 
 
 def coassociation(views: list[np.ndarray], ks: list[int], method: str = "ward") -> np.ndarray:

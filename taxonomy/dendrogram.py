@@ -151,17 +151,12 @@ def compute_cuts(result: Dendrogram, corpus: Corpus) -> pd.DataFrame:
     for tax in corpus.taxonomies.values():
         out[tax.label_column] = papers[tax.label_column]
     ks = sorted({k for tax in corpus.taxonomies.values() for k in tax.level_sizes()})
-    members = _cluster_nodes(result.linkage)
-    for k in ks:
-        labels = cluster.cut(result.linkage, k)
+    all_labels, all_nodes = cluster.cuts(result.linkage, ks, return_nodes=True)
+    for k, labels, nodes in zip(ks, all_labels, all_nodes):
         out[f"cluster_k{k}"] = labels
-        names = {}
-        for c in np.unique(labels):
-            idx = frozenset(np.flatnonzero(labels == c).tolist())
-            node = members.get(idx)
-            names[c] = ", ".join(result.node_terms.get(node, [])) if node is not None else \
-                result.leaf_names[min(idx)]
-        out[f"terms_k{k}"] = [names[c] for c in labels]
+        # a cluster is named after its subtree; a single paper after itself
+        out[f"terms_k{k}"] = [", ".join(result.node_terms.get(int(node), [])) if node >= result.n
+                              else result.leaf_names[int(node)] for node in nodes]
         impls = group_implementations(papers, labels, out["leaf_order"])
         out[f"impls_k{k}"] = [impls[c] for c in labels]
     return out
@@ -171,14 +166,3 @@ def _leaf_order(Z: np.ndarray) -> np.ndarray:
     from scipy.cluster import hierarchy
 
     return hierarchy.leaves_list(Z)
-
-
-def _cluster_nodes(Z: np.ndarray) -> dict[frozenset, int]:
-    """Map each internal node's member set to its id (to name flat clusters after their subtree)."""
-    n = len(Z) + 1
-    members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    out = {}
-    for row, (a, b, _, _) in enumerate(Z):
-        members[n + row] = members[int(a)] + members[int(b)]
-        out[frozenset(members[n + row])] = n + row
-    return out

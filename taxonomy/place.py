@@ -38,6 +38,7 @@ class Placer:
         self.levels_: dict[tuple[str, int], tuple[np.ndarray, list[str]]] = {}
         self.temperature_: dict[str, float] = {}
         self.prior_weight_: dict[str, float] = {}
+        self._loo_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name, tax in corpus.taxonomies.items():
             for level in range(len(tax.levels)):
                 self.levels_[(name, level)] = self._membership(name, level)
@@ -64,41 +65,46 @@ class Placer:
                 M[i, index[n]] = 1 / len(ls)
         return M, nodes
 
-    def _vote(self, sim: np.ndarray, taxonomy: str, level: int, temperature: float,
-              exclude_self: bool = False, prior_weight: float | None = None) -> np.ndarray:
-        """Probabilities over nodes for each row of `sim` (rows: items, columns: corpus papers)."""
+    def _neighbours(self, sim: np.ndarray, taxonomy: str, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and similarities of the k nearest labelled corpus papers for each row of `sim`."""
         M, _ = self.levels_[(taxonomy, level)]
-        labelled = M.sum(1) > 0
-        sim = np.where(labelled[None, :], sim, -np.inf)
-        if exclude_self:
-            sim = sim.copy()
-            np.fill_diagonal(sim, -np.inf)
-        k = min(self.k, int(labelled.sum()) - int(exclude_self))
+        sim = np.where((M.sum(1) > 0)[None, :], sim, -np.inf)
+        k = min(self.k, int((M.sum(1) > 0).sum()) - 1)
         idx = np.argsort(-sim, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(sim, idx, axis=1)
+        return idx, np.take_along_axis(sim, idx, axis=1)
+
+    def _probs(self, idx: np.ndarray, top: np.ndarray, taxonomy: str, level: int, temperature: float,
+               prior_weight: float | None = None) -> np.ndarray:
+        """Similarity-weighted vote of the neighbours, shrunk towards the nodes' base rates."""
+        M, _ = self.levels_[(taxonomy, level)]
         weights = np.exp((top - top[:, :1]) / temperature)
         probs = np.einsum("nk,nkc->nc", weights, M[idx])
         probs = probs / probs.sum(1, keepdims=True)
         a = self.prior_weight_.get(taxonomy, 0.0) if prior_weight is None else prior_weight
-        prior = M.sum(0) / M.sum()
-        return (1 - a) * probs + a * prior[None, :]
+        return (1 - a) * probs + a * (M.sum(0) / M.sum())[None, :]
+
+    def _loo_neighbours(self, taxonomy: str, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labelled rows, neighbour indices, similarities) with each paper left out of its own vote.
+        Computed once per level: the grid search over T and the prior weight reuses it."""
+        key = (taxonomy, level)
+        if key not in self._loo_cache:
+            M, _ = self.levels_[key]
+            rows = np.flatnonzero(M.sum(1) > 0)
+            sim = self.similarity_[rows].copy()
+            sim[np.arange(len(rows)), rows] = -np.inf
+            self._loo_cache[key] = (rows, *self._neighbours(sim, taxonomy, level))
+        return self._loo_cache[key]
 
     def _loo_logloss(self, taxonomy: str, level: int, temperature: float, prior_weight: float) -> float:
         M, _ = self.levels_[(taxonomy, level)]
-        rows = np.flatnonzero(M.sum(1) > 0)
-        sim = self.similarity_[rows].copy()
-        sim[np.arange(len(rows)), rows] = -np.inf  # each paper is left out of its own vote
-        probs = self._vote(sim, taxonomy, level, temperature, prior_weight=prior_weight)
-        truth = (M[rows] > 0).astype(float)
-        return float(-np.log(np.clip((probs * truth).sum(1), 1e-6, 1)).mean())
+        rows, idx, top = self._loo_neighbours(taxonomy, level)
+        probs = self._probs(idx, top, taxonomy, level, temperature, prior_weight)
+        return float(-np.log(np.clip((probs * (M[rows] > 0)).sum(1), 1e-6, 1)).mean())
 
     def loo_probabilities(self, taxonomy: str, level: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Leave-one-out probabilities for every labelled paper: (rows, probs, node ids)."""
-        M, nodes = self.levels_[(taxonomy, level)]
-        rows = np.flatnonzero(M.sum(1) > 0)
-        sim = self.similarity_[rows].copy()
-        sim[np.arange(len(rows)), rows] = -np.inf
-        return rows, self._vote(sim, taxonomy, level, self.temperature_[taxonomy]), nodes
+        rows, idx, top = self._loo_neighbours(taxonomy, level)
+        return rows, self._probs(idx, top, taxonomy, level, self.temperature_[taxonomy]), self.levels_[(taxonomy, level)][1]
 
     def place(self, titles: list[str], abstracts: list[str] | None = None, top: int = 3) -> pd.DataFrame:
         """Most likely nodes per taxonomy and level for each new paper (one row per candidate)."""
@@ -108,7 +114,7 @@ class Placer:
         rows = []
         for (name, level), (_, nodes) in self.levels_.items():
             tax = self.corpus_.taxonomy(name)
-            probs = self._vote(sim, name, level, self.temperature_[name])
+            probs = self._probs(*self._neighbours(sim, name, level), name, level, self.temperature_[name])
             for item, p in enumerate(probs):
                 for rank, j in enumerate(np.argsort(-p, kind="stable")[:top], 1):
                     rows.append(dict(paper=item, title=titles[item], taxonomy=name, level=tax.levels[level],

@@ -21,6 +21,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
+sys.path.insert(0, str(ROOT))
+
+from reference_impls import METHODS  # noqa: E402  (the registry only; no torch)
+from taxonomy.corpus import norm_title  # noqa: E402  (one definition of "the same title")
 A_COMMIT = "70db16f"
 B_COMMIT = "0051fe2"
 
@@ -58,12 +62,6 @@ COLUMNS = [
 ]
 RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "dataset", "metric", "value",
                   "source", "source_url"]
-
-
-def norm_title(title: str) -> str:
-    """Lower-case, accent-free, punctuation-free title used to match papers across lists."""
-    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
 def slugify(text: str, max_words: int = 6) -> str:
@@ -312,9 +310,6 @@ def main() -> None:
     args = parser.parse_args()
     papers, results = build(args.shared)
     # link papers to the reference implementations that implement them (the registry is the one source)
-    sys.path.insert(0, str(ROOT))
-    from reference_impls import METHODS
-
     impl = {pid: m.name for m in METHODS.values() for pid in m.papers}
     for p in papers:
         p["reference_impl"] = impl.get(p["id"], "")
