@@ -160,7 +160,9 @@ def cophenetic_correlation(Z: np.ndarray, truth: np.ndarray, taxonomy: Taxonomy)
 
 def compute_agreement(Z: np.ndarray, corpus: Corpus, permutations: int = 10) -> dict[str, pd.DataFrame | dict]:
     """All scores of one tree against every taxonomy of the corpus."""
-    levels = pd.concat([level_scores(Z, corpus, t, permutations) for t in corpus.taxonomies], ignore_index=True)
+    frames = [level_scores(Z, corpus, t, permutations) for t in corpus.taxonomies]
+    levels = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["taxonomy", "level", "k", "papers", "metric", "value", "permutation_mean"])
     tree_scores = {}
     curves = {}
     for t, tax in corpus.taxonomies.items():

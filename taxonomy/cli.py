@@ -70,13 +70,72 @@ def corpus_validate(path: Optional[Path] = typer.Argument(None, help="Corpus fol
     print(f"{target}: OK: {len(c)} papers, {len(c.taxonomies)} taxonomies, {len(c.results)} results, 0 problems")
 
 
+@corpus_app.command("import")
+def corpus_import(
+    files: list[Path] = typer.Argument(..., help="BibTeX, RIS, CSL-JSON, CSV/TSV, JSONL or awesome-list Markdown files."),
+    out: Path = typer.Option(..., "--out", help="Corpus folder to write (papers.csv, taxonomies/, store/)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="bibtex | ris | csl-json | csv | tsv | jsonl | markdown "
+                                                             "(default: from each file's extension)."),
+    mapping: list[str] = typer.Option([], "--map", help="FIELD=COLUMN for CSV/TSV/JSONL, e.g. --map title=Name."),
+    taxonomy_from_headings: bool = typer.Option(False, "--taxonomy-from-headings",
+                                                help="Make a taxonomy from the lists' headings (or labels column)."),
+    taxonomy_id: str = typer.Option("headings", help="Id of that taxonomy (its label column is the id with '_')."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it already holds files."),
+) -> None:
+    """Build a corpus from your paper lists, merging duplicates on DOI, arXiv id and title."""
+    from taxonomy.importer import import_corpus, write_corpus
+
+    pairs = {}
+    for item in mapping:
+        field, sep, column = item.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise UserError(f"--map '{item}': expected FIELD=COLUMN, e.g. title=Title")
+        pairs[field.strip()] = column.strip()
+    imported = import_corpus(files, fmt, pairs, taxonomy_from_headings, taxonomy_id)
+    write_corpus(imported, out, force)
+    for source in imported.sources:
+        console.print(f"{source.path}: {len(source.records)} entries ({source.format})")
+    tax = imported.taxonomy
+    console.print(f"{len(imported.papers)} papers after merging {len(imported.report)} duplicate entries "
+                  f"(see {out / 'import-report.csv'}); {len(imported.abstracts)} with an abstract")
+    if tax is not None:
+        console.print(f"taxonomy '{tax['id']}' from headings: {len(tax['nodes'])} top-level nodes, "
+                      f"{len(tax['levels'])} levels")
+    conflicts = int((imported.papers["corrections"] != "").sum())
+    if conflicts:
+        console.print(f"[yellow]{conflicts} paper(s) share an identifier with a different title; see the "
+                      "corrections column[/yellow]")
+    console.print(f"wrote {out}; use it with --corpus {out}")
+
+
+@app.command()
+def enrich(
+    corpus: Optional[Path] = CorpusOption,
+    source: str = typer.Option("openalex", help="arxiv | openalex | semanticscholar."),
+    batch_size: Optional[int] = typer.Option(None, help="Papers per request batch (default: the service's)."),
+    limit: Optional[int] = typer.Option(None, help="Ask about at most this many papers."),
+    retry_missing: bool = typer.Option(False, "--retry-missing", help="Ask again about papers this source did not find."),
+    store: Optional[Path] = typer.Option(None, help="Store file (default: <corpus>/store/abstracts.jsonl)."),
+) -> None:
+    """Fetch missing abstracts and arXiv ids into the corpus's local store (the only command that uses the network).
+
+    Keys: OPENALEX_API_KEY / OPENALEX_MAILTO, SEMANTIC_SCHOLAR_API_KEY (or S2_API_KEY). Interrupted runs resume."""
+    from taxonomy.enrich import enrich as run_enrich
+
+    summary = run_enrich(corpus, source, store, batch_size, limit, retry_missing)
+    console.print(f"{summary.source}: asked about {summary.asked} papers in {summary.requests} requests; "
+                  f"{summary.abstracts_found} abstracts and {summary.arxiv_ids_found} new arXiv ids found; "
+                  f"{summary.already_done} already done; store: {summary.store}")
+
+
 @app.command()
 def dendrogram(
     corpus: Optional[Path] = CorpusOption,
     abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts, matched on id, arXiv id or title."),
     embedding: str = typer.Option("minilm", help="minilm | tfidf | lsa | a sentence-transformers model on disk."),
     linkage: str = typer.Option("auto", help="auto | consensus | ward | average | complete."),
-    taxonomy: str = typer.Option("awesome-mim", help="Taxonomy that colours the picture (and guides --guided)."),
+    taxonomy: Optional[str] = typer.Option(None, help="Taxonomy that colours the picture and guides --guided "
+                                                       "(default: awesome-mim, else the corpus's first)."),
     guided: bool = typer.Option(False, "--guided", help="Also build the taxonomy-guided tree."),
     out: Path = typer.Option(Path("out"), help="Output folder."),
     no_pictures: bool = typer.Option(False, "--no-pictures", help="Skip the PNG/SVG pictures."),
@@ -100,7 +159,10 @@ def dendrogram(
             table[col] = table[col].map(lambda v: f"{v:.3f}")
     console.print(f"{result.n} papers ({result.n_with_abstract} with an abstract); "
                   f"embedded {result.cache_stats.get('embedded', 0)}, from cache {result.cache_stats.get('cached', 0)}")
-    console.print(_table("AMI against the survey taxonomies", table, list(table.columns)))
+    if table.empty:
+        console.print("this corpus has no taxonomy: the tree is not scored (import with --taxonomy-from-headings)")
+    else:
+        console.print(_table("AMI against the survey taxonomies", table, list(table.columns)))
     console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
 
 

@@ -26,6 +26,7 @@ PAPER_COLUMNS = [
     "project_url", "awesome_mim", "mim_survey", "target", "masking", "backbone", "reference_impl",
     "version_of", "other_titles", "source", "corrections",
 ]
+OPTIONAL_COLUMNS = ["doi"]  # written by `mimtax corpus import`; the shipped corpus has no DOIs
 REQUIRED_COLUMNS = ["id", "title", "year", "arxiv_id"]
 RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "dataset", "metric", "value",
                   "source", "source_url"]
@@ -80,7 +81,7 @@ class Corpus:
 
 # --- reading --------------------------------------------------------------------------------------------
 
-def _decode(path: Path, raw: bytes) -> tuple[str | None, list[Problem]]:
+def decode_utf8(path: Path, raw: bytes) -> tuple[str | None, list[Problem]]:
     try:
         return raw.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
@@ -89,17 +90,17 @@ def _decode(path: Path, raw: bytes) -> tuple[str | None, list[Problem]]:
                                                       f"{exc.start}); save the file as UTF-8")]
 
 
-def read_table(path: Path, required: list[str]) -> tuple[list[str], list[tuple[int, dict]], list[Problem]]:
-    """Rows of a CSV with the line each starts on; structural problems instead of exceptions."""
+def read_table(path: Path, required: list[str], delimiter: str = ",") -> tuple[list[str], list[tuple[int, dict]], list[Problem]]:
+    """Rows of a CSV (or TSV) with the line each starts on; structural problems instead of exceptions."""
     if not path.exists():
         return [], [], [Problem(str(path), 0, "-", "file not found")]
-    text, problems = _decode(path, path.read_bytes())
+    text, problems = decode_utf8(path, path.read_bytes())
     if text is None:
         return [], [], problems
     if not text.strip():
         return [], [], [Problem(str(path), 1, "-", "file is empty; expected a header line with columns "
                                                    + ", ".join(required))]
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
@@ -173,7 +174,7 @@ def _read(path: Path) -> tuple[Corpus, list[Problem]]:
     header, rows, found = read_table(papers_csv, REQUIRED_COLUMNS + sorted(label_columns))
     problems += found
     problems += _check_rows(papers_csv, rows, label_columns)
-    columns = header + [c for c in PAPER_COLUMNS if c not in header]
+    columns = header + [c for c in PAPER_COLUMNS + OPTIONAL_COLUMNS if c not in header]
     frame = pd.DataFrame([r for _, r in rows], columns=header, dtype=object).reindex(columns=columns, fill_value="")
     frame = frame.fillna("")
     frame = _typed(frame)
@@ -243,8 +244,9 @@ def _check_rows(path: Path, rows: list[tuple[int, dict]], label_columns: dict[st
                     hint = tax.suggest(label, 1, ids=True)
                     problems.append(Problem(file, line, column, f"label '{label}' names no node of taxonomy "
                                             f"'{tax.id}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")))
-        if label_columns and not any(split_labels(row.get(c, "")) for c in label_columns):
-            problems.append(Problem(file, line, "/".join(label_columns), "paper carries no taxonomy label"))
+        required = [c for c, t in label_columns.items() if t.complete]
+        if required and not any(split_labels(row.get(c, "")) for c in required):
+            problems.append(Problem(file, line, "/".join(required), "paper carries no taxonomy label"))
         version_of = row.get("version_of", "").strip()
         if version_of and version_of not in ids:
             problems.append(Problem(file, line, "version_of", f"names unknown paper id '{version_of}'"))

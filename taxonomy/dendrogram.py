@@ -23,6 +23,7 @@ from taxonomy.embeddings import SPARSE_METHODS, embed, lsa_vectors, tfidf_vector
 from taxonomy.errors import UserError
 from taxonomy.impls import group_implementations
 from taxonomy.labels import leaf_names, node_terms
+from taxonomy.store import store_rows
 from taxonomy.text import PaperTexts, paper_texts
 
 CONSENSUS_MAX = 8000  # co-association needs n^2 memory; larger corpora use two-stage Ward
@@ -42,9 +43,10 @@ class Dendrogram:
     guided_agreement: dict | None
     config: dict
     n_with_abstract: int
-    taxonomy: str
+    taxonomy: str | None
     cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
     cache_stats: dict = field(default_factory=dict)  # embedded / cached counts; not part of the report
+    node_names: dict[str, str] = field(default_factory=dict)  # node id -> name in the colouring taxonomy
 
     @property
     def n(self) -> int:
@@ -91,7 +93,7 @@ def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EX
 
 
 def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str | Path | None = None,
-                     embedding: str = "minilm", linkage: str = "auto", taxonomy: str = "awesome-mim",
+                     embedding: str = "minilm", linkage: str = "auto", taxonomy: str | None = None,
                      guided: bool = False, cache_dir=None, progress: bool = True,
                      permutations: int = 10) -> Dendrogram:
     """Build, name and score the dendrogram of a corpus (see the module docstring for the recipe)."""
@@ -99,12 +101,15 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         corpus = load_corpus(corpus)
     if len(corpus) < 2:
         raise UserError(f"{corpus.path}: the corpus has {len(corpus)} paper(s); a dendrogram needs at least 2")
-    corpus.taxonomy(taxonomy)  # fail early on an unknown taxonomy
+    taxonomy = resolve_taxonomy(corpus, taxonomy)
+    if guided and taxonomy is None:
+        raise UserError(f"{corpus.path}: --guided needs a taxonomy and this corpus has none "
+                        "(import with --taxonomy-from-headings, or add taxonomies/*.yaml)")
     if linkage not in ("auto", "consensus", *cluster.LINKAGES):
         raise UserError(f"unknown linkage '{linkage}'; choose auto, consensus, ward, average or complete")
     if linkage == "auto":
         linkage = "ward" if embedding in SPARSE_METHODS else "consensus"
-    texts = paper_texts(corpus.papers, abstracts)
+    texts = paper_texts(corpus.papers, abstracts, store_rows(corpus))
     stats: dict = {}
     views = representation_views(texts, embedding, cache_dir, progress, stats)
     Z, condensed = make_tree(views, linkage)
@@ -126,9 +131,19 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
                     abstracts=str(abstracts) if abstracts else None, n_views=len(views)),
         n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
+        node_names={n.id: n.name for n in corpus.taxonomy(taxonomy).nodes.values()} if taxonomy else {},
     )
     result.cuts = compute_cuts(result, corpus)
     return result
+
+
+def resolve_taxonomy(corpus: Corpus, taxonomy: str | None) -> str | None:
+    """The taxonomy that colours the picture: the one asked for, else awesome-mim, else the corpus's first."""
+    if taxonomy is not None:
+        return corpus.taxonomy(taxonomy).id  # fails early on an unknown name
+    if "awesome-mim" in corpus.taxonomies:
+        return "awesome-mim"
+    return next(iter(corpus.taxonomies), None)
 
 
 def guided_linkage(X: np.ndarray, corpus: Corpus, taxonomy: str) -> np.ndarray:
@@ -151,6 +166,7 @@ def compute_cuts(result: Dendrogram, corpus: Corpus) -> pd.DataFrame:
     for tax in corpus.taxonomies.values():
         out[tax.label_column] = papers[tax.label_column]
     ks = sorted({k for tax in corpus.taxonomies.values() for k in tax.level_sizes()})
+    ks = ks or [k for k in (5, 10, 20, 40) if k < result.n] or [1]  # no taxonomy: a few generic cuts
     all_labels, all_nodes = cluster.cuts(result.linkage, ks, return_nodes=True)
     for k, labels, nodes in zip(ks, all_labels, all_nodes):
         out[f"cluster_k{k}"] = labels

@@ -21,6 +21,8 @@ def _pyplot():
 
 
 def _top_level(result: Dendrogram) -> list[str]:
+    if result.taxonomy is None:
+        return [""] * result.n
     column = result.taxonomy.replace("-", "_")
     return [str(v).split(";")[0].split("/")[0] if v else "" for v in result.papers[column]]
 
@@ -64,10 +66,11 @@ def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str 
             ax.annotate(", ".join(terms[:2]), (max(xs), float(np.mean(ys[1:3]))), fontsize=7,
                         xytext=(3, 2), textcoords="offset points", color="#1f3b73",
                         bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
-    tax_names = _names(result)
+    tax_names = result.node_names
     handles = [plt.Line2D([], [], color=colour[g], marker="s", linestyle="", label=tax_names.get(g, g))
                for g in groups]
-    handles.append(plt.Line2D([], [], color="#999999", marker="s", linestyle="", label="no label in this taxonomy"))
+    handles.append(plt.Line2D([], [], color="#999999", marker="s", linestyle="",
+                              label="no label in this taxonomy" if result.taxonomy else "no taxonomy"))
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=7,
               title=f"leaf colour: {result.taxonomy} top level", title_fontsize=7, frameon=False)
     ax.set_xlabel("merge height")
@@ -82,22 +85,14 @@ def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str 
     return fig
 
 
-def _names(result: Dendrogram) -> dict[str, str]:
-    from taxonomy.corpus import default_data_dir
-    from taxonomy.tree import load_taxonomy
-
-    for path in sorted((default_data_dir() / "taxonomies").glob("*.yaml")):
-        tax, _ = load_taxonomy(path)
-        if tax is not None and tax.id == result.taxonomy:
-            return {node.id: node.name for node in tax.nodes.values()}
-    return {}
-
-
 def plot_bk_curve(result: Dendrogram, png: str | Path | None = None):
     """Fowlkes-Mallows B_k against each taxonomy, beside survey B's recipe and chance."""
     plt = _pyplot()
     taxa = list(result.agreement["bk"])
-    fig, axes = plt.subplots(1, len(taxa), figsize=(5.5 * len(taxa), 4), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(taxa), 1), figsize=(5.5 * max(len(taxa), 1), 4), squeeze=False)
+    if not taxa:
+        axes[0][0].text(0.5, 0.5, "this corpus has no taxonomy to compare the tree with", ha="center")
+        axes[0][0].set_axis_off()
     for ax, tax in zip(axes[0], taxa):
         ours, base = result.agreement["bk"][tax], result.baseline_agreement["bk"][tax]
         ax.plot(ours["k"], ours["bk"], label="dendrogram")

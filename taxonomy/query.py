@@ -14,6 +14,7 @@ import pandas as pd
 from taxonomy.corpus import Corpus, load_corpus, split_labels
 from taxonomy.errors import UserError
 
+# the shipped corpus's columns; a corpus with other taxonomies shows its own label columns after "venue"
 COLUMNS = ["id", "method", "title", "year", "venue", "awesome_mim", "mim_survey", "target", "masking", "backbone",
            "in1k_ft_top1", "reference_impl", "code_url"]
 SORTS = ("year", "-year", "title", "method", "venue", "top1", "-top1", "score")
@@ -96,7 +97,7 @@ def query(corpus: Corpus | str | Path | None = None, *, taxonomy: str | None = N
     text, value = best_results(corpus)
     out = pd.DataFrame({
         "id": papers["id"], "method": papers["short_name"], "title": papers["title"], "year": papers["year"],
-        "venue": papers["venue"], "awesome_mim": papers.get("awesome_mim", ""), "mim_survey": papers.get("mim_survey", ""),
+        "venue": papers["venue"], **{t.label_column: papers[t.label_column] for t in corpus.taxonomies.values()},
         "target": papers["target"], "masking": papers["masking"], "backbone": papers["backbone"],
         "in1k_ft_top1": papers["id"].map(text).fillna(""), "reference_impl": papers["reference_impl"],
         "code_url": papers["code_url"],

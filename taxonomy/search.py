@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from taxonomy.corpus import Corpus
+from taxonomy.store import store_rows
 from taxonomy.text import PaperTexts, paper_texts
 
 DENSE_WEIGHT = 0.7
@@ -58,7 +59,7 @@ def represent(corpus: Corpus, abstracts: str | Path | None = None, embedding: st
 
     from taxonomy.embeddings import embed
 
-    texts = paper_texts(corpus.papers, abstracts)
+    texts = paper_texts(corpus.papers, abstracts, store_rows(corpus))
     both = embed(texts.combined(), embedding, cache_dir, progress)
     title = embed(texts.titles, embedding, cache_dir, progress)
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2),

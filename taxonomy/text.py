@@ -1,6 +1,7 @@
 """The text of each paper: title, plus an abstract where one is known.
 
-Abstracts never ship with the project; a user points at a JSONL file (one object a line with `title` and
+Abstracts never ship with the project; they come from the corpus's store (`mimtax enrich`, or abstracts
+found by `mimtax corpus import`) and from a JSONL file (one object a line with `title` and
 `abstract`, and optionally `id`, `key` or `arxiv_id`) and it is matched on id, arXiv id or normalised title.
 """
 
@@ -74,12 +75,17 @@ def match_abstracts(papers: pd.DataFrame, rows: list[dict]) -> list[str]:
     return out
 
 
-def paper_texts(papers: pd.DataFrame, abstracts: str | Path | None = None) -> PaperTexts:
+def paper_texts(papers: pd.DataFrame, abstracts: str | Path | None = None,
+                store: list[dict] | None = None) -> PaperTexts:
+    """Titles and abstracts: from the `abstracts` JSONL first, then from the corpus's store of fetched ones."""
     titles = [str(t) for t in papers["title"]]
-    if abstracts is None:
-        return PaperTexts(titles, [""] * len(titles))
-    matched = match_abstracts(papers, read_abstracts(abstracts))
-    if not any(matched):
-        raise UserError(f"{abstracts}: no abstract matches any paper of the corpus (matched on id, arXiv id "
-                        "and normalised title)")
+    matched = [""] * len(titles)
+    if abstracts is not None:
+        matched = match_abstracts(papers, read_abstracts(abstracts))
+        if not any(matched):
+            raise UserError(f"{abstracts}: no abstract matches any paper of the corpus (matched on id, arXiv id "
+                            "and normalised title)")
+    if store:
+        stored = match_abstracts(papers, store)
+        matched = [a or b for a, b in zip(matched, stored)]
     return PaperTexts(titles, matched)

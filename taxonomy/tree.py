@@ -38,6 +38,7 @@ class Taxonomy:
     nodes: dict[str, Node]
     aspects: dict[str, dict] = field(default_factory=dict)
     source: str = ""
+    complete: bool = True  # False: some papers may carry no label here (an imported list with loose entries)
 
     @property
     def label_column(self) -> str:
@@ -155,7 +156,8 @@ def parse_taxonomy(doc: object, path: Path) -> tuple[Taxonomy | None, list[Probl
     levels = [str(x) for x in doc.get("levels", [])] or [f"level {i}" for i in range(depth)]
     if problems:
         return None, problems
-    return Taxonomy(str(doc["id"]), str(doc["name"]), levels, nodes, aspects, str(doc.get("source", ""))), []
+    return Taxonomy(str(doc["id"]), str(doc["name"]), levels, nodes, aspects, str(doc.get("source", "")),
+                    bool(doc.get("complete", True))), []
 
 
 def load_taxonomy(path: str | Path) -> tuple[Taxonomy | None, list[Problem]]:

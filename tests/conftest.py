@@ -29,3 +29,14 @@ def write_papers(folder: Path, header: str, *rows: str) -> Path:
         shutil.copytree(DATA / "taxonomies", folder / "taxonomies")
     (folder / "papers.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return folder
+
+
+def run_cli(*args: str, cwd: Path = ROOT, **env: str):
+    """`python -m taxonomy ARGS` offline, with extra environment variables; returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = dict(os.environ, HF_HUB_OFFLINE="1", **env)
+    return subprocess.run([sys.executable, "-m", "taxonomy", *args], capture_output=True, text=True, cwd=cwd,
+                          env=full_env)
