@@ -144,14 +144,24 @@ def dendrogram(
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
 
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import check_writable, score_table, write_outputs
+
+    from taxonomy.fsutil import check_writable
+    from taxonomy.painter import Painter
 
     start = time.perf_counter()
     check_writable(out)
-    result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
-                              taxonomy=taxonomy, guided=guided, cache_dir=cache)
-    written = write_outputs(result, out, pictures=not no_pictures)
+    painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
+    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.export import score_table, write_outputs
+
+    try:
+        result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
+                                  taxonomy=taxonomy, guided=guided, cache_dir=cache,
+                                  on_tree=(lambda r: painter.draw("tree", r)) if painter else None)
+        written = write_outputs(result, out, pictures=not no_pictures, painter=painter)
+    finally:
+        if painter is not None:
+            painter.close()
     table = score_table(result)
     table = table[table["metric"] == "ami"].drop(columns=["metric"])
     for col in table.columns:

@@ -47,6 +47,7 @@ class Dendrogram:
     cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
     cache_stats: dict = field(default_factory=dict)  # embedded / cached counts; not part of the report
     node_names: dict[str, str] = field(default_factory=dict)  # node id -> name in the colouring taxonomy
+    label_columns: list[str] = field(default_factory=list)  # the corpus's taxonomy label columns
 
     @property
     def n(self) -> int:
@@ -95,8 +96,11 @@ def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EX
 def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str | Path | None = None,
                      embedding: str = "minilm", linkage: str = "auto", taxonomy: str | None = None,
                      guided: bool = False, cache_dir=None, progress: bool = True,
-                     permutations: int = 10) -> Dendrogram:
-    """Build, name and score the dendrogram of a corpus (see the module docstring for the recipe)."""
+                     permutations: int = 10, on_tree=None) -> Dendrogram:
+    """Build, name and score the dendrogram of a corpus (see the module docstring for the recipe).
+
+    `on_tree(result)` is called once the tree, its names and cuts exist and before the scores are computed
+    (the CLI starts drawing the picture then)."""
     if not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
     if len(corpus) < 2:
@@ -115,25 +119,28 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     Z, condensed = make_tree(views, linkage)
     if condensed is not None:
         Z = cluster.order_leaves(Z, condensed)
-    baseline = cluster.exact_linkage(tfidf_vectors(texts.combined()), "ward") if len(corpus) <= cluster.EXACT_MAX \
-        else cluster.build_linkage(lsa_vectors(texts.combined()), "ward")
-    guided_Z = guided_agreement = None
-    if guided:
-        guided_Z = guided_linkage(views[0], corpus, taxonomy)
-        guided_agreement = compute_agreement(guided_Z, corpus, permutations)
+    guided_Z = guided_linkage(views[0], corpus, taxonomy) if guided else None
     combined = texts.combined()
     result = Dendrogram(
         papers=corpus.papers.reset_index(drop=True), linkage=Z,
         node_terms=node_terms(combined, Z, max_nodes=None if len(corpus) <= 5000 else 200),
-        leaf_names=leaf_names(corpus.papers), agreement=compute_agreement(Z, corpus, permutations),
-        baseline_agreement=compute_agreement(baseline, corpus, permutations), guided_linkage=guided_Z,
-        guided_agreement=guided_agreement,
+        leaf_names=leaf_names(corpus.papers), agreement={}, baseline_agreement={}, guided_linkage=guided_Z,
+        guided_agreement=None,
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
                     abstracts=str(abstracts) if abstracts else None, n_views=len(views)),
         n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
         node_names={n.id: n.name for n in corpus.taxonomy(taxonomy).nodes.values()} if taxonomy else {},
+        label_columns=[t.label_column for t in corpus.taxonomies.values()],
     )
+    if on_tree is not None:
+        on_tree(result)
     result.cuts = compute_cuts(result, corpus)
+    baseline = cluster.exact_linkage(tfidf_vectors(combined), "ward") if len(corpus) <= cluster.EXACT_MAX \
+        else cluster.build_linkage(lsa_vectors(combined), "ward")
+    result.agreement = compute_agreement(Z, corpus, permutations)
+    result.baseline_agreement = compute_agreement(baseline, corpus, permutations)
+    if guided_Z is not None:
+        result.guided_agreement = compute_agreement(guided_Z, corpus, permutations)
     return result
 
 

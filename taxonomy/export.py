@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from taxonomy.dendrogram import Dendrogram
-from taxonomy.errors import UserError
+from taxonomy.fsutil import check_writable  # noqa: F401  (re-exported for library users)
 
 DIGITS = 6
 
@@ -24,16 +25,6 @@ DIGITS = 6
 def _r(x: float) -> float | None:
     x = float(x)
     return None if np.isnan(x) else round(x, DIGITS)
-
-
-def check_writable(out: Path) -> None:
-    """Fail before any work when the output folder cannot be created or written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".probe-", delete=True)
-        probe.close()
-    except OSError as exc:
-        raise UserError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
 
 
 def _newick(result: Dendrogram) -> str:
@@ -50,7 +41,6 @@ def _newick(result: Dendrogram) -> str:
 
     root = 2 * n - 2
     sys_limit = max(10_000, 4 * n)
-    import sys
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(sys_limit)
     try:
@@ -181,13 +171,24 @@ def report_markdown(result: Dendrogram) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True) -> list[Path]:
-    """Write every output into `out` atomically (all files appear together or none change)."""
+def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, painter=None) -> list[Path]:
+    """Write every output into `out` atomically (all files appear together or none change).
+
+    The PNG pictures are drawn by a `Painter` process (one is started here unless the caller passes its own)
+    while this process writes the other files and the SVG."""
+    from taxonomy.painter import Painter
+
     out = Path(out)
     check_writable(out)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    own_painter = painter is None and pictures
+    if own_painter:
+        painter = Painter.start(out)
     try:
-        label_columns = [c for c in ("awesome_mim", "mim_survey") if c in result.papers]
+        if painter is not None:
+            painter.draw("tree", result)
+            painter.draw("scores", result)
+        label_columns = [c for c in result.label_columns if c in result.papers]
         result.cuts.to_csv(staging / "clusters.csv", index=False, lineterminator="\n")
         (staging / "tree.nwk").write_text(_newick(result), encoding="utf-8")
         (staging / "tree.json").write_text(json.dumps(tree_dict(result, label_columns), ensure_ascii=False),
@@ -197,10 +198,16 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True) ->
                                              encoding="utf-8")
         (staging / "report.md").write_text(report_markdown(result), encoding="utf-8")
         if pictures:
-            from taxonomy.plotting import plot_bk_curve, plot_dendrogram
+            from taxonomy.plotting import dendrogram_svg
 
-            plot_dendrogram(result, staging / "dendrogram.png", staging / "dendrogram.svg")
-            plot_bk_curve(result, staging / "bk_curve.png")
+            (staging / "dendrogram.svg").write_text(dendrogram_svg(result), encoding="utf-8")
+            if painter is not None:
+                painter.collect(result, staging)
+            else:
+                from taxonomy.plotting import plot_bk_curve, plot_dendrogram
+
+                plot_dendrogram(result, png=staging / "dendrogram.png")
+                plot_bk_curve(result, staging / "bk_curve.png")
         written = []
         for item in sorted(staging.iterdir()):
             os.replace(item, out / item.name)
@@ -208,3 +215,5 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True) ->
         return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if own_painter and painter is not None:
+            painter.close()

@@ -80,6 +80,18 @@ def test_flat_scores_match_scikit_learn():
         assert ours["ami"] == pytest.approx(metrics.adjusted_mutual_info_score(a, b))
 
 
+def test_expected_mutual_information_hand_computed_and_edge_cases():
+    """2x2 table, n = 4, margins (2, 2): each cell is 1 with probability 4/6 (adds 0) and 2 with probability 1/6
+    (adds 2/4 ln 2), so E[MI] = 4 * (1/6) * (1/2) ln 2 = ln 2 / 3."""
+    from sklearn import metrics
+
+    from taxonomy.agreement import expected_mutual_information
+
+    assert expected_mutual_information(np.array([2, 2]), np.array([2, 2]), 4) == pytest.approx(np.log(2) / 3)
+    for a, b in [([0] * 6, [0] * 6), ([0] * 6, list(range(6))), (list(range(6)), list(range(6))), ([0, 1], [1, 0])]:
+        assert flat_scores(np.array(a), np.array(b))["ami"] == pytest.approx(metrics.adjusted_mutual_info_score(a, b))
+
+
 def _two_level_taxonomy():
     doc = {"id": "t", "name": "T", "levels": ["top", "leaf"], "nodes": [
         {"id": "x", "name": "X", "children": [{"id": "x1", "name": "X1"}, {"id": "x2", "name": "X2"}]},
