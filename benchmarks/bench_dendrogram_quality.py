@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 from scipy.cluster import hierarchy
 from sklearn.preprocessing import normalize
 

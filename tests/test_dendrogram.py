@@ -209,3 +209,27 @@ def test_failed_write_leaves_previous_outputs(tmp_path, monkeypatch):
         write_outputs(result, tmp_path, pictures=False)
     assert (tmp_path / "report.json").read_bytes() == before
     assert not list(tmp_path.glob(".staging-*"))
+
+
+def test_pictures_are_the_same_with_and_without_the_drawing_process(tmp_path, monkeypatch):
+    """The forked painter and the single-process fallback write byte-identical pictures, and leave no scratch."""
+    import xml.etree.ElementTree as ET
+
+    result = build_dendrogram(embedding="tfidf", progress=False)
+    write_outputs(result, tmp_path / "forked")
+    monkeypatch.setenv("MIMTAX_NO_FORK", "1")
+    write_outputs(result, tmp_path / "serial")
+    for name in ("dendrogram.png", "dendrogram.svg", "bk_curve.png"):
+        assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes(), name
+    assert not list((tmp_path / "forked").glob(".painter-*")) and not list((tmp_path / "forked").glob(".staging-*"))
+    svg = ET.parse(tmp_path / "forked" / "dendrogram.svg").getroot()
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert set(result.leaf_names) <= set(texts)  # every leaf is named in the SVG
+
+
+def test_painter_stops_cleanly_when_the_build_fails(tmp_path):
+    """A user error while the painter waits: exit 1, one line, no drawing process or scratch folder left."""
+    empty = write_papers(tmp_path / "c", "id,title,year,arxiv_id,awesome_mim,mim_survey")
+    out = run_cli("dendrogram", "--corpus", str(empty), "--out", str(tmp_path / "out"))
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+    assert not list((tmp_path / "out").glob(".painter-*"))
