@@ -24,7 +24,7 @@ from _common import save  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def data(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
+def data(n: int, dim: int = 384, seed: int = 0, noise: float = 0.35) -> np.ndarray:
     """Hierarchical topics, as in a literature corpus: 10 fields > 30 topics > 100 subtopics, then papers."""
     rng = np.random.default_rng(seed)
     unit = lambda m: rng.normal(size=(m, dim)).astype(np.float32) / np.sqrt(dim)  # noqa: E731
@@ -34,16 +34,16 @@ def data(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
     X = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, 100_000):  # in chunks, so generating the data does not set the memory peak
         stop = min(n, start + 100_000)
-        chunk = subtopics[rng.integers(0, 100, stop - start)] + unit(stop - start) * 0.35
+        chunk = subtopics[rng.integers(0, 100, stop - start)] + unit(stop - start) * noise
         X[start:stop] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
     return X
 
 
-def child(method: str, n: int, out: str) -> None:
+def child(method: str, n: int, out: str, noise: float) -> None:
     sys.path.insert(0, str(ROOT))
     from taxonomy import cluster
 
-    X = data(n)
+    X = data(n, noise=noise)
     start = time.perf_counter()
     Z = cluster.exact_linkage(X, "ward") if method == "exact" else cluster.two_stage_linkage(X)
     elapsed = time.perf_counter() - start
@@ -52,10 +52,10 @@ def child(method: str, n: int, out: str) -> None:
     Path(out).write_text(json.dumps({"seconds": elapsed, "peak_gb": peak_gb, "labels": labels}))
 
 
-def measure(method: str, n: int, tmp: Path, timeout: int) -> dict | None:
+def measure(method: str, n: int, tmp: Path, timeout: int, noise: float) -> dict | None:
     out = tmp / f"{method}-{n}.json"
     try:
-        subprocess.run([sys.executable, __file__, "--child", method, str(n), str(out)], check=True, timeout=timeout)
+        subprocess.run([sys.executable, __file__, "--child", method, str(n), str(out), str(noise)], check=True, timeout=timeout)
     except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as exc:
         print(f"  {method} n={n}: did not finish ({type(exc).__name__})")
         return None
@@ -67,10 +67,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000, 1_000_000])
     parser.add_argument("--max-exact-gb", type=float, default=8.0)
     parser.add_argument("--timeout", type=int, default=1800)
-    parser.add_argument("--child", nargs=3)
+    parser.add_argument("--noise", type=float, default=0.35,
+                        help="spread of papers around their subtopic (0.35: clear topics; 1.0: heavily overlapping)")
+    parser.add_argument("--child", nargs=4)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), args.child[2])
+        child(args.child[0], int(args.child[1]), args.child[2], float(args.child[3]))
         return
     import tempfile
 
@@ -80,8 +82,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             exact_gb = n * (n - 1) / 2 * 8 / 2**30
-            two = measure("two-stage", n, Path(tmp), args.timeout)
-            exact = measure("exact", n, Path(tmp), args.timeout) if exact_gb <= args.max_exact_gb else None
+            two = measure("two-stage", n, Path(tmp), args.timeout, args.noise)
+            exact = measure("exact", n, Path(tmp), args.timeout, args.noise) if exact_gb <= args.max_exact_gb else None
             row = {"n": n, "two_stage_s": two and round(two["seconds"], 2), "two_stage_peak_gb": two and round(two["peak_gb"], 2),
                    "exact_s": exact and round(exact["seconds"], 2), "exact_peak_gb": exact and round(exact["peak_gb"], 2)}
             if exact and two:
@@ -92,7 +94,8 @@ def main() -> None:
                 row["exact_skipped"] = f"distance matrix alone would need {exact_gb:.1f} GB"
             rows.append(row)
             print(json.dumps(row))
-    print("wrote", save("linkage", {"rows": rows, "targets": {"1M_seconds": 60, "1M_peak_gb": 4, "ari": 0.8}}))
+    name = "linkage" if args.noise == 0.35 else f"linkage-noise{args.noise:g}"
+    print("wrote", save(name, {"noise": args.noise, "rows": rows, "targets": {"1M_seconds": 60, "1M_peak_gb": 4, "ari": 0.8}}))
 
 
 if __name__ == "__main__":
