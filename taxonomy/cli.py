@@ -144,7 +144,6 @@ def dendrogram(
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
 
-
     from taxonomy.fsutil import check_writable
     from taxonomy.painter import Painter
 

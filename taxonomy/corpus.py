@@ -37,10 +37,13 @@ ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 URL_COLUMNS = ("paper_url", "code_url", "project_url")
 
 
+SHIPPED_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
 def default_data_dir() -> Path:
     """The shipped corpus, or the folder named by $MIMTAX_DATA."""
     env = os.environ.get("MIMTAX_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+    return Path(env) if env else SHIPPED_DATA
 
 
 def norm_title(title: str) -> str:

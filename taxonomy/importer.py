@@ -157,8 +157,7 @@ def import_corpus(paths: list[str | Path], fmt: str | None = None, mapping: dict
             return next((getattr(r, attr) for r in merged if getattr(r, attr)), "")
 
         pid = _paper_id(next((r for r in merged if r.short_name), head), taken)
-        arxiv = "" if group[0] in conflicts else next((r.arxiv_id for r in merged if r.arxiv_id and
-                                                       records.index(r) not in conflicts), "")
+        arxiv = next((records[i].arxiv_id for i in group if records[i].arxiv_id and i not in conflicts), "")
         titles = list(dict.fromkeys(r.title for r in merged))
         labels = list(dict.fromkeys(_node_id(p) for r in merged for p in r.labels))
         row = {c: "" for c in PAPER_COLUMNS + OPTIONAL_COLUMNS}
@@ -190,9 +189,9 @@ def import_corpus(paths: list[str | Path], fmt: str | None = None, mapping: dict
 def _link_implementations(rows: list[dict]) -> None:
     """Point imported papers at mimtax's reference implementations, matched to the shipped corpus on arXiv id
     or normalised title (so an imported MAE paper can be run with `mimtax run mae`)."""
-    from taxonomy.store import shipped_data_dir
+    from taxonomy.corpus import SHIPPED_DATA
 
-    shipped = pd.read_csv(shipped_data_dir() / "papers.csv", dtype=str, keep_default_na=False)
+    shipped = pd.read_csv(SHIPPED_DATA / "papers.csv", dtype=str, keep_default_na=False)
     shipped = shipped[shipped["reference_impl"] != ""]
     by_arxiv = dict(zip(shipped["arxiv_id"], shipped["reference_impl"]))
     by_title = {norm_title(t): m for t, m in zip(shipped["title"], shipped["reference_impl"])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ def warm_up() -> None:
     _leaf_font()
 
 
+@functools.lru_cache(maxsize=1)
 def _leaf_font():
     from matplotlib import font_manager
     from PIL import ImageFont
@@ -160,14 +162,17 @@ def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
     from xml.sax.saxutils import escape
 
     lay = dendrogram_layout(result, branch_labels)
-    dpi = 90
+    dpi = DPI
     width, height = 13 * dpi, lay.fig_h * dpi
     left, right = 0.03 * width, 0.78 * width
     top_px, bottom_px = 1.3 * dpi, height - 0.5 * dpi
     xmax = lay.top * 1.02
 
-    def px(x: float, y: float) -> str:
-        return f"{left + (1 - x / xmax) * (right - left):.2f},{bottom_px - y / (10 * lay.n) * (bottom_px - top_px):.2f}"
+    def px_x(x: float) -> float:  # merge height -> pixels (root on the left)
+        return left + (1 - x / xmax) * (right - left)
+
+    def px_y(y: float) -> float:  # leaf coordinate (10 per leaf, upwards) -> pixels (downwards)
+        return bottom_px - y / (10 * lay.n) * (bottom_px - top_px)
 
     def text(x: float, y: float, body: str, size: float, colour: str, extra: str = "") -> str:
         return (f'<text x="{x:.2f}" y="{y:.2f}" font-size="{size * dpi / 72:.2f}" fill="{colour}"{extra}>'
@@ -182,19 +187,17 @@ def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
         x, y = left + (i % 3) * 0.3 * width, 0.62 * dpi + 12 + (i // 3) * 11
         out.append(f'<rect x="{x:.2f}" y="{y - 7:.2f}" width="7" height="7" fill="{colour}"/>')
         out.append(text(x + 10, y, name, 7, "black"))
-    path = " ".join("M" + " L".join(px(x, y) for x, y in seg) for seg in lay.segments)
+    path = " ".join("M" + " L".join(f"{px_x(x):.2f},{px_y(y):.2f}" for x, y in seg) for seg in lay.segments)
     out.append(f'<path d="{path}" fill="none" stroke="#555555" stroke-width="0.8"/>')
     for y, name, colour in lay.leaves:
-        x0, y0 = (float(v) for v in px(0, y).split(","))
-        out.append(text(x0 + 0.005 * (right - left), y0 + 3, name, 6.5, colour))
+        out.append(text(right + 0.005 * (right - left), px_y(y) + 3, name, LEAF_PT, colour))
     for x, y, terms in lay.branches:
-        x0, y0 = (float(v) for v in px(x, y).split(","))
-        out.append(text(x0 + 3, y0 - 2, terms, 7, "#1f3b73",
+        out.append(text(px_x(x) + 3, px_y(y) - 2, terms, 7, "#1f3b73",
                         ' stroke="white" stroke-width="3" paint-order="stroke"'))
     axis_y = bottom_px
     out.append(f'<path d="M{left:.2f},{axis_y:.2f} L{right:.2f},{axis_y:.2f}" stroke="black" stroke-width="0.8"/>')
     for tick in np.linspace(0, lay.top, 5):
-        x0 = float(px(tick, 0).split(",")[0])
+        x0 = px_x(tick)
         out.append(f'<path d="M{x0:.2f},{axis_y:.2f} L{x0:.2f},{axis_y + 4:.2f}" stroke="black" stroke-width="0.8"/>')
         out.append(text(x0 - 8, axis_y + 14, f"{tick:.2f}", 7, "black"))
     out.append(text((left + right) / 2 - 30, axis_y + 30, "merge height", 8, "black"))

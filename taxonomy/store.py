@@ -12,13 +12,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from taxonomy.corpus import SHIPPED_DATA, default_data_dir
 from taxonomy.errors import UserError
+from taxonomy.fsutil import jsonl_objects
 
 STORE_FILE = "abstracts.jsonl"
-
-
-def shipped_data_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "data"
 
 
 def store_path(corpus_folder: str | Path | None) -> Path:
@@ -27,8 +25,8 @@ def store_path(corpus_folder: str | Path | None) -> Path:
         return Path(os.environ["MIMTAX_STORE"])
     from taxonomy.embeddings import default_cache_dir
 
-    folder = Path(corpus_folder) if corpus_folder else shipped_data_dir()
-    if folder.resolve() == shipped_data_dir():
+    folder = Path(corpus_folder) if corpus_folder else default_data_dir()
+    if folder.resolve() == SHIPPED_DATA:
         return default_cache_dir() / "store" / "shipped" / STORE_FILE
     return folder / "store" / STORE_FILE
 
@@ -46,15 +44,8 @@ class AbstractStore:
         store = cls(path)
         if not path.exists():
             return store
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{number}: -: invalid JSON in the abstract store ({exc.msg}); delete the "
-                                "line or the file and run `mimtax enrich` again") from None
+        for number, row in jsonl_objects(path, "JSON in the abstract store; delete the line and run "
+                                                  "`mimtax enrich` again"):
             if not isinstance(row, dict) or not row.get("id"):
                 raise UserError(f"{path}:{number}: id: expected an object with an 'id'")
             store.rows[str(row["id"])] = row

@@ -7,7 +7,6 @@ found by `mimtax corpus import`) and from a JSONL file (one object a line with `
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from taxonomy.corpus import norm_title
 from taxonomy.errors import UserError
+from taxonomy.fsutil import jsonl_objects
 
 
 @dataclass
@@ -37,17 +37,10 @@ def read_abstracts(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"{path}: abstracts file not found")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{number}: -: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("abstract", ""), str):
-                raise UserError(f"{path}:{number}: abstract: expected an object with a string 'abstract'")
-            rows.append(row)
+    for number, row in jsonl_objects(path):
+        if not isinstance(row, dict) or not isinstance(row.get("abstract", ""), str):
+            raise UserError(f"{path}:{number}: abstract: expected an object with a string 'abstract'")
+        rows.append(row)
     return rows
 
 
