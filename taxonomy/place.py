@@ -1,15 +1,25 @@
 """Place a new paper in both taxonomies, measure placement by leave-one-out, and audit existing labels.
 
-Placement is a similarity-weighted k-nearest-neighbour vote over the corpus (weights exp(similarity / T)).
-The vote is shrunk towards the nodes' base rates, p = (1 - a) * vote + a * prior: where the text says little
-(survey B's contribution categories are not topics) the prior dominates. The temperature T and the weight a
-of each taxonomy are fitted at `fit` time by minimising the leave-one-out log-loss, so the scores are
-calibrated on the corpus itself: a node scored 0.9 is right about 90 % of the time.
-A neighbour listed under several nodes spreads its vote equally over them.
+Placement scores the finest level of each taxonomy (its leaves) from two kinds of evidence:
+- a similarity-weighted k-nearest-neighbour vote over the corpus (weights exp(similarity / T)), shrunk
+  towards the nodes' base rates, p = (1 - a) * vote + a * prior — where the text says little (survey B's
+  contribution categories are not topics) the prior dominates; a neighbour listed under several nodes
+  spreads its vote equally over them;
+- how close the paper is to each node's own name and description, embedded like a paper (MiniLM and
+  TF-IDF views), standardised per node over the corpus so that a node whose wording is close to every paper
+  gains nothing. This is what lets a node with one or two papers, or a new paper whose neighbours are
+  scattered, still be found.
+The two are multiplied, log p(node) = log vote + b_minilm * z_minilm + b_tfidf * z_tfidf (then
+normalised). A node higher up scores the sum of the leaves below it, so the levels never disagree.
+T, a and the two b's of each taxonomy are fitted at `fit` time by minimising the leave-one-out log-loss on a
+grid, so the scores are calibrated on the corpus itself: a node scored 0.9 is right about 90 % of the time. `nested_loo_probabilities` also refits them without each held-out paper, for an
+estimate in which the paper had no say in the parameters.
 """
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +28,46 @@ import pandas as pd
 from taxonomy.corpus import Corpus, load_corpus
 from taxonomy.search import Representation, represent
 
-TEMPERATURES = (0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3)
-PRIOR_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+TEMPERATURES = (0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.2)
+PRIOR_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+DESCRIPTION_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+Key = tuple[str, int]  # (taxonomy id, level)
+
+
+@dataclass(frozen=True)
+class VoteParams:
+    """Fitted parameters of one taxonomy (shared by its levels)."""
+
+    temperature: float
+    prior_weight: float
+    description_minilm: float = 0.0
+    description_tfidf: float = 0.0
+
+
+@dataclass
+class NodeAffinity:
+    """Standardised similarity of items to the nodes' names and descriptions, in the two views."""
+
+    dense: np.ndarray  # nodes x dim
+    sparse: object  # nodes x vocabulary
+    mean: np.ndarray  # (2, nodes): corpus mean of the raw similarity per view
+    std: np.ndarray
+
+    def __call__(self, dense: np.ndarray, sparse) -> tuple[np.ndarray, np.ndarray]:
+        raw = np.stack([dense @ self.dense.T, (sparse @ self.sparse.T).toarray()])
+        z = (raw - self.mean[:, None, :]) / self.std[:, None, :]
+        return z[0], z[1]
 
 
 class Placer:
-    """k-NN placement (scikit-learn style: configure in __init__, learn in fit, state ends in `_`)."""
+    """k-NN vote times node-description affinity (scikit-learn style: configure in __init__, learn in fit,
+    learned state ends in `_`)."""
 
-    def __init__(self, k: int = 20, dense_weight: float | None = None):
+    def __init__(self, k: int = 20, dense_weight: float | None = None, use_descriptions: bool = True):
         self.k = k
         self.dense_weight = dense_weight
+        self.use_descriptions = use_descriptions
 
     def fit(self, corpus: Corpus, abstracts: str | Path | None = None, cache_dir=None, progress: bool = True,
             representation: Representation | None = None) -> "Placer":
@@ -35,16 +75,23 @@ class Placer:
         self.rep_ = representation or represent(corpus, abstracts, cache_dir=cache_dir, progress=progress)
         self.similarity_ = self._blend(self.rep_.dense @ self.rep_.dense.T,
                                        (self.rep_.sparse @ self.rep_.sparse.T).toarray())
-        self.levels_: dict[tuple[str, int], tuple[np.ndarray, list[str]]] = {}
-        self.temperature_: dict[str, float] = {}
-        self.prior_weight_: dict[str, float] = {}
-        self._loo_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.levels_: dict[Key, tuple[np.ndarray, list[str]]] = {}
+        self.ancestry_: dict[Key, np.ndarray] = {}
+        self.affinity_: dict[str, NodeAffinity] = {}
+        self.params_: dict[str, VoteParams] = {}
+        self._loo_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._grid_losses: dict[str, tuple[list[VoteParams], np.ndarray]] = {}
         for name, tax in corpus.taxonomies.items():
+            leaf = len(tax.levels) - 1
             for level in range(len(tax.levels)):
                 self.levels_[(name, level)] = self._membership(name, level)
-            leaf = len(tax.levels) - 1
-            grid = [(t, a) for t in TEMPERATURES for a in PRIOR_WEIGHTS]
-            self.temperature_[name], self.prior_weight_[name] = min(grid, key=lambda ta: self._loo_logloss(name, leaf, *ta))
+            leaves = self.levels_[(name, leaf)][1]
+            for level in range(len(tax.levels)):
+                nodes = self.levels_[(name, level)][1]
+                self.ancestry_[(name, level)] = np.array(
+                    [[tax.at_level(n, level) == m for m in nodes] for n in leaves], dtype=float)
+            self.affinity_[name] = self._node_affinity(name, leaves)
+            self.params_[name] = self._fit(name)
         return self
 
     def _blend(self, dense: np.ndarray, sparse: np.ndarray) -> np.ndarray:
@@ -65,46 +112,103 @@ class Placer:
                 M[i, index[n]] = 1 / len(ls)
         return M, nodes
 
-    def _neighbours(self, sim: np.ndarray, taxonomy: str, level: int) -> tuple[np.ndarray, np.ndarray]:
+    def _node_affinity(self, taxonomy: str, nodes: list[str]) -> NodeAffinity:
+        """Embed each node's name and description as if it were a paper's title, and the corpus statistics
+        that standardise the similarity per node."""
+        tax = self.corpus_.taxonomy(taxonomy)
+        texts = [f"{tax.nodes[n].name}. {tax.nodes[n].description or ''}".strip() for n in nodes]
+        dense, sparse = self.rep_.encode(texts, [""] * len(texts))
+        raw = np.stack([self.rep_.dense @ dense.T, (self.rep_.sparse @ sparse.T).toarray()])
+        std = raw.std(axis=1)
+        return NodeAffinity(dense, sparse, raw.mean(axis=1), np.where(std > 0, std, 1.0))
+
+    def _leaf(self, taxonomy: str) -> tuple[np.ndarray, list[str]]:
+        return self.levels_[(taxonomy, len(self.corpus_.taxonomy(taxonomy).levels) - 1)]
+
+    def _neighbours(self, sim: np.ndarray, taxonomy: str) -> tuple[np.ndarray, np.ndarray]:
         """Indices and similarities of the k nearest labelled corpus papers for each row of `sim`."""
-        M, _ = self.levels_[(taxonomy, level)]
-        sim = np.where((M.sum(1) > 0)[None, :], sim, -np.inf)
-        k = min(self.k, int((M.sum(1) > 0).sum()) - 1)
+        M, _ = self._leaf(taxonomy)
+        labelled = M.sum(1) > 0
+        sim = np.where(labelled[None, :], sim, -np.inf)
+        k = min(self.k, int(labelled.sum()) - 1)
         idx = np.argsort(-sim, axis=1, kind="stable")[:, :k]
         return idx, np.take_along_axis(sim, idx, axis=1)
 
-    def _probs(self, idx: np.ndarray, top: np.ndarray, taxonomy: str, level: int, temperature: float,
-               prior_weight: float | None = None) -> np.ndarray:
-        """Similarity-weighted vote of the neighbours, shrunk towards the nodes' base rates."""
-        M, _ = self.levels_[(taxonomy, level)]
+    def _vote(self, idx: np.ndarray, top: np.ndarray, taxonomy: str, temperature: float,
+              prior_weight: float) -> np.ndarray:
+        """Similarity-weighted vote of the neighbours over the leaf nodes, shrunk towards their base rates."""
+        M, _ = self._leaf(taxonomy)
         weights = np.exp((top - top[:, :1]) / temperature)
         probs = np.einsum("nk,nkc->nc", weights, M[idx])
         probs = probs / probs.sum(1, keepdims=True)
-        a = self.prior_weight_.get(taxonomy, 0.0) if prior_weight is None else prior_weight
-        return (1 - a) * probs + a * (M.sum(0) / M.sum())[None, :]
+        return (1 - prior_weight) * probs + prior_weight * (M.sum(0) / M.sum())[None, :]
 
-    def _loo_neighbours(self, taxonomy: str, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @staticmethod
+    def _combine(vote: np.ndarray, z_minilm: np.ndarray, z_tfidf: np.ndarray, params: VoteParams) -> np.ndarray:
+        score = np.log(np.maximum(vote, 1e-12)) + params.description_minilm * z_minilm + params.description_tfidf * z_tfidf
+        probs = np.exp(score - score.max(1, keepdims=True))
+        return probs / probs.sum(1, keepdims=True)
+
+    def _loo_neighbours(self, taxonomy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(labelled rows, neighbour indices, similarities) with each paper left out of its own vote.
-        Computed once per level: the grid search over T and the prior weight reuses it."""
-        key = (taxonomy, level)
-        if key not in self._loo_cache:
-            M, _ = self.levels_[key]
+        Computed once per taxonomy: the grid search reuses it."""
+        if taxonomy not in self._loo_cache:
+            M, _ = self._leaf(taxonomy)
             rows = np.flatnonzero(M.sum(1) > 0)
             sim = self.similarity_[rows].copy()
             sim[np.arange(len(rows)), rows] = -np.inf
-            self._loo_cache[key] = (rows, *self._neighbours(sim, taxonomy, level))
-        return self._loo_cache[key]
+            self._loo_cache[taxonomy] = (rows, *self._neighbours(sim, taxonomy))
+        return self._loo_cache[taxonomy]
 
-    def _loo_logloss(self, taxonomy: str, level: int, temperature: float, prior_weight: float) -> float:
-        M, _ = self.levels_[(taxonomy, level)]
-        rows, idx, top = self._loo_neighbours(taxonomy, level)
-        probs = self._probs(idx, top, taxonomy, level, temperature, prior_weight)
-        return float(-np.log(np.clip((probs * (M[rows] > 0)).sum(1), 1e-6, 1)).mean())
+    def _loo_affinity(self, taxonomy: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.affinity_[taxonomy](self.rep_.dense[rows], self.rep_.sparse[rows])
+
+    def _fit(self, taxonomy: str) -> VoteParams:
+        """Grid search for the parameters with the lowest leave-one-out log-loss at the leaf level; keeps every
+        grid point's per-paper losses for the nested estimate."""
+        M, _ = self._leaf(taxonomy)
+        rows, idx, top = self._loo_neighbours(taxonomy)
+        truth = M[rows] > 0
+        z_minilm, z_tfidf = self._loo_affinity(taxonomy, rows)
+        weights = DESCRIPTION_WEIGHTS if self.use_descriptions else (0.0,)
+        pairs = np.array(list(itertools.product(weights, weights)))  # (pairs, 2)
+        grid, losses = [], []
+        for temperature, prior_weight in itertools.product(TEMPERATURES, PRIOR_WEIGHTS):
+            vote = self._vote(idx, top, taxonomy, temperature, prior_weight)
+            score = (np.log(np.maximum(vote, 1e-12))[None] + pairs[:, 0, None, None] * z_minilm[None]
+                     + pairs[:, 1, None, None] * z_tfidf[None])  # every weight pair at once
+            probs = np.exp(score - score.max(2, keepdims=True))
+            right = (probs * truth[None]).sum(2) / probs.sum(2)
+            grid += [VoteParams(temperature, prior_weight, float(b1), float(b2)) for b1, b2 in pairs]
+            losses.append(-np.log(np.clip(right, 1e-6, 1)))
+        losses = np.concatenate(losses)
+        self._grid_losses[taxonomy] = (grid, losses)
+        return grid[int(np.argmin(losses.sum(1)))]
+
+    def _loo_leaf_probs(self, taxonomy: str, params: VoteParams,
+                        select: np.ndarray | slice = slice(None)) -> np.ndarray:
+        rows, idx, top = self._loo_neighbours(taxonomy)
+        z_minilm, z_tfidf = self._loo_affinity(taxonomy, rows[select])
+        vote = self._vote(idx[select], top[select], taxonomy, params.temperature, params.prior_weight)
+        return self._combine(vote, z_minilm, z_tfidf, params)
 
     def loo_probabilities(self, taxonomy: str, level: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Leave-one-out probabilities for every labelled paper: (rows, probs, node ids)."""
-        rows, idx, top = self._loo_neighbours(taxonomy, level)
-        return rows, self._probs(idx, top, taxonomy, level, self.temperature_[taxonomy]), self.levels_[(taxonomy, level)][1]
+        """Leave-one-out probabilities for every labelled paper: (rows, probs, node ids). A node's probability
+        is the sum over the leaves below it, so the levels always agree."""
+        rows = self._loo_neighbours(taxonomy)[0]
+        probs = self._loo_leaf_probs(taxonomy, self.params_[taxonomy])
+        return rows, probs @ self.ancestry_[(taxonomy, level)], self.levels_[(taxonomy, level)][1]
+
+    def nested_loo_probabilities(self, taxonomy: str, level: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Leave-one-out probabilities where each paper's parameters are fitted on the other papers only."""
+        rows = self._loo_neighbours(taxonomy)[0]
+        grid, losses = self._grid_losses[taxonomy]
+        chosen = np.argmin(losses.sum(1)[:, None] - losses, axis=0)
+        probs = np.zeros((len(rows), len(self._leaf(taxonomy)[1])))
+        for g in np.unique(chosen):
+            select = np.flatnonzero(chosen == g)
+            probs[select] = self._loo_leaf_probs(taxonomy, grid[g], select)
+        return rows, probs @ self.ancestry_[(taxonomy, level)], self.levels_[(taxonomy, level)][1]
 
     def place(self, titles: list[str], abstracts: list[str] | None = None, top: int = 3) -> pd.DataFrame:
         """Most likely nodes per taxonomy and level for each new paper (one row per candidate)."""
@@ -112,9 +216,13 @@ class Placer:
         dense, sparse = self.rep_.encode(titles, abstracts)
         sim = self._blend(dense @ self.rep_.dense.T, (sparse @ self.rep_.sparse.T).toarray())
         rows = []
+        leaf_probs = {}
+        for name, params in self.params_.items():
+            vote = self._vote(*self._neighbours(sim, name), name, params.temperature, params.prior_weight)
+            leaf_probs[name] = self._combine(vote, *self.affinity_[name](dense, sparse), params)
         for (name, level), (_, nodes) in self.levels_.items():
             tax = self.corpus_.taxonomy(name)
-            probs = self._probs(*self._neighbours(sim, name, level), name, level, self.temperature_[name])
+            probs = leaf_probs[name] @ self.ancestry_[(name, level)]
             for item, p in enumerate(probs):
                 for rank, j in enumerate(np.argsort(-p, kind="stable")[:top], 1):
                     rows.append(dict(paper=item, title=titles[item], taxonomy=name, level=tax.levels[level],
@@ -151,22 +259,29 @@ def place(title: str | list[str], abstract: str | list[str] | None = None, corpu
 
 
 def evaluate_placement(corpus: Corpus, abstracts=None, cache_dir=None, placer: Placer | None = None) -> pd.DataFrame:
-    """Leave-one-out top-1 / top-3 accuracy per taxonomy level, beside majority-class and TF-IDF k-NN baselines.
+    """Leave-one-out top-1 / top-3 accuracy per taxonomy level: the default (also with its parameters refitted
+    without each held-out paper), the vote alone, a TF-IDF k-NN and the majority class.
 
     A prediction is right when the node is one of the labels the survey gave the paper (at that level).
     """
     placer = placer or Placer().fit(corpus, abstracts, cache_dir=cache_dir, progress=False)
-    tfidf = Placer(dense_weight=0.0).fit(corpus, representation=placer.rep_)
+    vote_only = Placer(k=placer.k, dense_weight=placer.dense_weight, use_descriptions=False).fit(
+        corpus, representation=placer.rep_)
+    tfidf = Placer(k=placer.k, dense_weight=0.0, use_descriptions=False).fit(corpus, representation=placer.rep_)
+    methods = (("default: k-nn x node descriptions", placer.loo_probabilities),
+               ("default, parameters fitted without the paper", placer.nested_loo_probabilities),
+               ("k-nn vote only (minilm + tf-idf)", vote_only.loo_probabilities),
+               ("k-nn vote only (tf-idf)", tfidf.loo_probabilities))
     rows = []
     for (name, level), (M, nodes) in placer.levels_.items():
         tax = corpus.taxonomy(name)
         truth_rows = np.flatnonzero(M.sum(1) > 0)
         truth = M[truth_rows] > 0
-        majority = np.argsort(-truth.sum(0), kind="stable")
-        for method, model in (("knn (minilm + tf-idf)", placer), ("knn (tf-idf only)", tfidf)):
-            _, probs, _ = model.loo_probabilities(name, level)
+        for method, probabilities in methods:
+            _, probs, _ = probabilities(name, level)
             order = np.argsort(-probs, axis=1, kind="stable")
             rows.append(_accuracy(name, tax.levels[level], len(nodes), method, order, truth))
+        majority = np.argsort(-truth.sum(0), kind="stable")
         order = np.tile(majority, (len(truth_rows), 1))
         rows.append(_accuracy(name, tax.levels[level], len(nodes), "majority class", order, truth))
     return pd.DataFrame(rows)
