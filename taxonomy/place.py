@@ -211,23 +211,28 @@ class Placer:
         return rows, probs @ self.ancestry_[(taxonomy, level)], self.levels_[(taxonomy, level)][1]
 
     def place(self, titles: list[str], abstracts: list[str] | None = None, top: int = 3) -> pd.DataFrame:
-        """Most likely nodes per taxonomy and level for each new paper (one row per candidate)."""
+        """Most likely nodes per taxonomy and level for each new paper (one row per candidate). `score` is the
+        calibrated probability; `neighbour_vote` the share of the nearest papers' vote alone, so a reader can
+        see when a node's name rather than its papers carried the score."""
         abstracts = abstracts or [""] * len(titles)
         dense, sparse = self.rep_.encode(titles, abstracts)
         sim = self._blend(dense @ self.rep_.dense.T, (sparse @ self.rep_.sparse.T).toarray())
         rows = []
-        leaf_probs = {}
+        leaf_probs, leaf_votes = {}, {}
         for name, params in self.params_.items():
-            vote = self._vote(*self._neighbours(sim, name), name, params.temperature, params.prior_weight)
+            idx, top_sim = self._neighbours(sim, name)
+            leaf_votes[name] = self._vote(idx, top_sim, name, params.temperature, 0.0)
+            vote = self._vote(idx, top_sim, name, params.temperature, params.prior_weight)
             leaf_probs[name] = self._combine(vote, *self.affinity_[name](dense, sparse), params)
         for (name, level), (_, nodes) in self.levels_.items():
             tax = self.corpus_.taxonomy(name)
             probs = leaf_probs[name] @ self.ancestry_[(name, level)]
+            votes = leaf_votes[name] @ self.ancestry_[(name, level)]
             for item, p in enumerate(probs):
                 for rank, j in enumerate(np.argsort(-p, kind="stable")[:top], 1):
                     rows.append(dict(paper=item, title=titles[item], taxonomy=name, level=tax.levels[level],
                                      rank=rank, node=nodes[j], name=tax.nodes[nodes[j]].name,
-                                     score=round(float(p[j]), 3)))
+                                     score=round(float(p[j]), 3), neighbour_vote=round(float(votes[item, j]), 3)))
         self.last_similarity_ = sim
         return pd.DataFrame(rows)
 
