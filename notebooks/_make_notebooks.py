@@ -18,11 +18,11 @@ survey taxonomies (beside survey B's own TF-IDF + Ward recipe) and see which ref
 branch links to. Everything here is the library API that `mimtax dendrogram` uses."""),
         ("code", """from pathlib import Path
 
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from taxonomy import load_corpus
 from taxonomy.dendrogram import build_dendrogram
-from taxonomy.export import report_markdown, score_table
+from taxonomy.export import score_table
 
 corpus = load_corpus()
 print(len(corpus), "papers;", ", ".join(f"{t.name}: {len(t.nodes)} nodes" for t in corpus.taxonomies.values()))
