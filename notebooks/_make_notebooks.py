@@ -174,7 +174,8 @@ else:
 
 def main() -> None:
     for name, cells in NOTEBOOKS.items():
-        nb = new_notebook(cells=[new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells])
+        nb = new_notebook(cells=[new_markdown_cell(src, id=f"cell-{i}") if kind == "md" else new_code_cell(src, id=f"cell-{i}")
+                                 for i, (kind, src) in enumerate(cells)])  # fixed ids: same file every run
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, HERE / name)
         print("wrote", HERE / name)
