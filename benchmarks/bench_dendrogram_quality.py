@@ -36,6 +36,34 @@ def ami(Z, corpus) -> dict:
     return {level: round(float(v), 3) for level, v in table.items()}
 
 
+def consensus_with_kmeans(views, seeds: tuple[int, ...], ks=tuple(range(5, 120, 5))):
+    """Tried, not adopted: the default consensus plus a k-means partition of every view at every k per seed."""
+    import numpy as np
+    from scipy.spatial.distance import squareform
+
+    n = len(views[0])
+    parts = [labels for X in views for labels in cluster.cuts(cluster.exact_linkage(X), list(ks))]
+    parts += [cluster.kmeans_labels(np.asarray(X, dtype=np.float32), k, seed=1000 * s + k, iters=5)
+              for X in views for k in ks for s in seeds]
+    together = np.zeros((n, n), dtype=np.float32)
+    for labels in parts:
+        together += labels[:, None] == labels[None, :]
+    distance = 1.0 - together / len(parts)
+    np.fill_diagonal(distance, 0.0)
+    return hierarchy.linkage(squareform(distance.astype(np.float64), checks=False), "average")
+
+
+def contribution_sentences(abstract: str) -> str:
+    """Tried, not adopted: the abstract from its first sentence that speaks of 'we', 'our' or 'this paper/work'."""
+    import re
+
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)
+    for i, sentence in enumerate(sentences):
+        if re.search(r"\b(we|We|our|Our|this paper|This paper|this work|This work)\b", sentence):
+            return " ".join(sentences[i:])
+    return abstract
+
+
 def main() -> None:
     if not ABSTRACTS.exists():
         sys.exit(f"{ABSTRACTS} is absent: this benchmark needs the dev abstracts")
@@ -58,6 +86,12 @@ def main() -> None:
         "consensus of 3 views (no LSA)": cluster.consensus_linkage(views[:3])[0],
         "default: consensus of 4 views, k = 5..115 step 5": None,
     }
+    focus = [contribution_sentences(a) for a in texts.abstracts]
+    focus_both = embed([f"{t}. {a}" if a else t for t, a in zip(texts.titles, focus)], progress=False)
+    variants["consensus, main view on the contribution sentences only"] = cluster.consensus_linkage(
+        [normalize(focus_both + title), *views[1:]])[0]
+    for pair in ((0, 1), (2, 3), (4, 5), (6, 7)):
+        variants[f"consensus + k-means partitions, seeds {pair}"] = consensus_with_kmeans(views, pair)
     result = build_dendrogram(corpus, abstracts=ABSTRACTS, progress=False)
     variants["default: consensus of 4 views, k = 5..115 step 5"] = result.linkage
     rows = {}
