@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: ten times faster
+
 from taxonomy.errors import Problem
 
 
@@ -163,7 +165,7 @@ def parse_taxonomy(doc: object, path: Path) -> tuple[Taxonomy | None, list[Probl
 def load_taxonomy(path: str | Path) -> tuple[Taxonomy | None, list[Problem]]:
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except UnicodeDecodeError as exc:
         return None, [Problem(str(path), 1, "-", f"not UTF-8 text ({exc.reason})")]
     except yaml.YAMLError as exc:
