@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.cluster import hierarchy
-from scipy.stats import pearsonr
 
 from taxonomy.cluster import cut, cuts
 from taxonomy.corpus import Corpus
@@ -186,7 +185,14 @@ def cophenetic_correlation(Z: np.ndarray, truth: np.ndarray, taxonomy: Taxonomy)
     tree_d = dist[[pos[truth[x]] for x in a], [pos[truth[y]] for y in b]]
     if np.std(tree_d) == 0:
         return float("nan")
-    return float(pearsonr(coph[condensed_index], tree_d)[0])
+    return _pearson(coph[condensed_index], tree_d)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation (scipy.stats is not imported for this one number: its import costs 0.7 s)."""
+    x = np.asarray(x, dtype=np.float64) - np.mean(x)
+    y = np.asarray(y, dtype=np.float64) - np.mean(y)
+    return float(np.clip(np.dot(x / np.linalg.norm(x), y / np.linalg.norm(y)), -1.0, 1.0))
 
 
 def compute_agreement(Z: np.ndarray, corpus: Corpus, permutations: int = 10) -> dict[str, pd.DataFrame | dict]:

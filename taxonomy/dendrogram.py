@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import normalize
 
 from taxonomy import cluster
 from taxonomy.agreement import compute_agreement, primary_labels
 from taxonomy.corpus import Corpus, load_corpus
-from taxonomy.embeddings import SPARSE_METHODS, embed, lsa_vectors, tfidf_vectors
+from taxonomy.embeddings import SPARSE_METHODS, embed, l2_normalize, lsa_vectors, tfidf_vectors
 from taxonomy.errors import UserError
+from taxonomy.featcache import cached_arrays
 from taxonomy.impls import group_implementations
-from taxonomy.labels import leaf_names, node_terms
+from taxonomy.labels import leaf_names, node_terms, term_counts
 from taxonomy.store import store_rows
 from taxonomy.text import PaperTexts, paper_texts
 
@@ -60,7 +60,7 @@ def _center(X: np.ndarray, drop: int = 0) -> np.ndarray:
     if drop:
         _, _, vt = np.linalg.svd(X, full_matrices=False)
         X = X - (X @ vt[:drop].T) @ vt[:drop]
-    return normalize(X)
+    return l2_normalize(X)
 
 
 def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, progress: bool = True,
@@ -73,10 +73,12 @@ def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, prog
     both = embed(combined, embedding, cache_dir, progress, stats)
     title = embed(texts.titles, embedding, cache_dir, progress)
     abstract = embed([a or t for a, t in zip(texts.abstracts, texts.titles)], embedding, cache_dir, progress)
-    main = normalize(both + title)
+    main = l2_normalize(both + title)
     views = [main]
     if len(combined) >= 4:
-        views += [_center(both, 1), _center(normalize(0.3 * title + 0.7 * abstract)), lsa_vectors(combined)]
+        lsa = cached_arrays("lsa", combined, {"dim": 20, "seed": 0}, lambda: {"vectors": lsa_vectors(combined)},
+                            cache_dir)["vectors"]
+        views += [_center(both, 1), _center(l2_normalize(0.3 * title + 0.7 * abstract)), lsa]
     return views
 
 
@@ -123,7 +125,8 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     combined = texts.combined()
     result = Dendrogram(
         papers=corpus.papers.reset_index(drop=True), linkage=Z,
-        node_terms=node_terms(combined, Z, max_nodes=None if len(corpus) <= 5000 else 200),
+        node_terms=node_terms(combined, Z, max_nodes=None if len(corpus) <= 5000 else 200,
+                              counts=_cached_term_counts(combined, cache_dir)),
         leaf_names=leaf_names(corpus.papers), agreement={}, baseline_agreement={}, guided_linkage=guided_Z,
         guided_agreement=None,
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
@@ -135,13 +138,33 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     if on_tree is not None:
         on_tree(result)
     result.cuts = compute_cuts(result, corpus)
-    baseline = cluster.exact_linkage(tfidf_vectors(combined), "ward") if len(corpus) <= cluster.EXACT_MAX \
-        else cluster.build_linkage(lsa_vectors(combined), "ward")
+    baseline = survey_recipe_linkage(combined, cache_dir)
     result.agreement = compute_agreement(Z, corpus, permutations)
     result.baseline_agreement = compute_agreement(baseline, corpus, permutations)
     if guided_Z is not None:
         result.guided_agreement = compute_agreement(guided_Z, corpus, permutations)
     return result
+
+
+def survey_recipe_linkage(texts: list[str], cache_dir=None) -> np.ndarray:
+    """Survey B's recipe on the same text: TF-IDF + Ward (two-stage on LSA topics beyond exact sizes)."""
+    if len(texts) > cluster.EXACT_MAX:
+        return cluster.build_linkage(lsa_vectors(texts), "ward")
+    return cached_arrays("recipe-tree", texts, {"vectors": "tfidf", "linkage": "ward"},
+                         lambda: {"linkage": cluster.exact_linkage(tfidf_vectors(texts), "ward")}, cache_dir)["linkage"]
+
+
+def _cached_term_counts(texts: list[str], cache_dir=None) -> tuple[object, np.ndarray]:
+    from scipy import sparse
+
+    def compute() -> dict[str, np.ndarray]:
+        counts, vocab = term_counts(texts)
+        return {"data": counts.data, "indices": counts.indices, "indptr": counts.indptr,
+                "shape": np.array(counts.shape), "vocab": vocab}
+
+    a = cached_arrays("term-counts", texts, {"ngrams": 2}, compute, cache_dir)
+    counts = sparse.csr_matrix((a["data"], a["indices"], a["indptr"]), shape=tuple(int(x) for x in a["shape"]))
+    return counts, a["vocab"]
 
 
 def resolve_taxonomy(corpus: Corpus, taxonomy: str | None) -> str | None:

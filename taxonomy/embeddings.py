@@ -35,6 +35,16 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def l2_normalize(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows left alone): scikit-learn's `normalize` for dense arrays, same
+    arithmetic, without importing scikit-learn."""
+    X = np.array(X, dtype=np.float32 if np.asarray(X).dtype == np.float32 else np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    norms[norms == 0.0] = 1.0
+    X /= norms[:, np.newaxis]
+    return X
+
+
 def tfidf_vectors(texts: list[str]) -> np.ndarray:
     """Survey B's representation: TF-IDF of title + abstract (scikit-learn defaults, English stop words)."""
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -17,18 +17,29 @@ FIELD_WORDS = {"masked", "mask", "masking", "image", "images", "modeling", "mode
                "extensive", "experiments", "demonstrate", "state-of-the-art", "art"}
 
 
-def node_terms(texts: list[str], Z: np.ndarray, n_terms: int = 3, max_nodes: int | None = None) -> dict[int, list[str]]:
-    """Key terms for internal nodes (SciPy ids n..2n-2); the top `max_nodes` merges only if given."""
+def term_counts(texts: list[str]) -> tuple[object, np.ndarray]:
+    """(papers x terms) count matrix (SciPy CSR) and the vocabulary; words of the field and English stop words
+    left out."""
+    from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
-    n = len(texts)
     vectorizer = CountVectorizer(stop_words=sorted(FIELD_WORDS | _english()), ngram_range=(1, 2),
-                                 token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b", min_df=2 if n > 10 else 1)
+                                 token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b", min_df=2 if len(texts) > 10 else 1)
     try:
         counts = vectorizer.fit_transform(texts).tocsr().astype(np.float64)
     except ValueError:  # empty vocabulary
+        return sparse.csr_matrix((len(texts), 0)), np.array([], dtype=str)
+    return counts, vectorizer.get_feature_names_out().astype(str)
+
+
+def node_terms(texts: list[str], Z: np.ndarray, n_terms: int = 3, max_nodes: int | None = None,
+               counts: tuple[object, np.ndarray] | None = None) -> dict[int, list[str]]:
+    """Key terms for internal nodes (SciPy ids n..2n-2); the top `max_nodes` merges only if given.
+    `counts` = term_counts(texts), when the caller has them already."""
+    n = len(texts)
+    counts, vocab = counts if counts is not None else term_counts(texts)
+    if counts.shape[1] == 0:
         return {}
-    vocab = vectorizer.get_feature_names_out()
     presence = (counts > 0).astype(np.float64)
     corpus_freq = np.asarray(counts.sum(0)).ravel()
     n_classes = max(2, int(np.sqrt(n)))

@@ -122,6 +122,17 @@ def test_cophenetic_correlation_hand_computed():
     assert expected > 0.9
 
 
+def test_pearson_matches_scipy():
+    from scipy.stats import pearsonr
+
+    from taxonomy.agreement import _pearson
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    assert _pearson(x, y) == pytest.approx(pearsonr(x, y)[0], abs=1e-12)
+    assert _pearson(x, 3 * x + 1) == pytest.approx(1.0) and _pearson(x, -x) == pytest.approx(-1.0)
+
+
 def test_weighted_ward_matches_scipy_for_unit_weights():
     X = np.random.default_rng(2).normal(size=(50, 6))
     ours = cluster.weighted_ward(X, np.ones(50))

@@ -147,6 +147,80 @@ def test_cache_rejects_mismatched_keys(tmp_path, monkeypatch):
     assert embeddings.EmbeddingCache(tmp_path, "fake").rebuilt
 
 
+def test_corpus_feature_cache_hit_miss_corruption_and_pruning(tmp_path, monkeypatch):
+    """Corpus-level features are computed once per exact set of texts, recomputed when any text changes or the
+    file is damaged, and old entries are pruned."""
+    from taxonomy import featcache
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"vectors": np.arange(6, dtype=np.float64).reshape(3, 2), "vocab": np.array(["a", "b"])}
+
+    texts = ["one", "two", "three"]
+    first = featcache.cached_arrays("demo", texts, {"dim": 2}, compute, tmp_path)
+    second = featcache.cached_arrays("demo", texts, {"dim": 2}, compute, tmp_path)
+    assert len(calls) == 1 and list(second["vocab"]) == ["a", "b"]
+    np.testing.assert_array_equal(first["vectors"], second["vectors"])
+    featcache.cached_arrays("demo", ["one", "two", "three!"], {"dim": 2}, compute, tmp_path)
+    featcache.cached_arrays("demo", texts, {"dim": 3}, compute, tmp_path)
+    assert len(calls) == 3  # one edited text, or other parameters: a new key
+    path = tmp_path / "corpus" / f"demo-{featcache.corpus_key('demo', texts, {'dim': 2})}.npz"
+    path.write_bytes(b"damaged")
+    featcache.cached_arrays("demo", texts, {"dim": 2}, compute, tmp_path)
+    assert len(calls) == 4 and np.load(path, allow_pickle=False)["vectors"].shape == (3, 2)
+    featcache.cached_arrays("demo", texts, {"dim": 2}, compute, False)
+    assert len(calls) == 5  # cache_dir=False bypasses
+    monkeypatch.setattr(featcache, "KEEP_PER_KIND", 2)
+    for i in range(4):
+        featcache.cached_arrays("demo", texts + [str(i)], {"dim": 2}, compute, tmp_path)
+    assert len(list((tmp_path / "corpus").glob("demo-*.npz"))) == 2
+
+
+def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
+    """Second build on the same texts: LSA, term counts and the recipe tree come from the cache, and the
+    tree and its names are unchanged."""
+    import taxonomy.dendrogram as dendrogram
+
+    monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
+    first = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed on a warm cache")
+
+    for name in ("lsa_vectors", "tfidf_vectors", "term_counts"):
+        monkeypatch.setattr(dendrogram, name, refuse)
+    second = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
+    np.testing.assert_array_equal(first.linkage, second.linkage)
+    assert first.node_terms == second.node_terms
+    assert first.baseline_agreement["levels"].equals(second.baseline_agreement["levels"])
+
+
+def test_warm_regenerate_does_not_import_scikit_learn(minilm_run, tmp_path):
+    """The cache is warm after the fixture's runs: the CLI builds everything without importing scikit-learn."""
+    import os
+
+    base, _, _ = minilm_run
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MIMTAX_CACHE=str(base / "cache"))
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "taxonomy", "dendrogram", "--out",
+                          str(tmp_path / "c")], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time")}
+    assert "sklearn" not in imported and "scipy.stats" not in imported
+    assert (tmp_path / "c" / "tree.nwk").read_bytes() == (base / "a" / "tree.nwk").read_bytes()
+
+
+def test_l2_normalize_matches_scikit_learn():
+    from sklearn.preprocessing import normalize
+
+    rng = np.random.default_rng(0)
+    for X in (rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=(4, 3)), np.zeros((2, 3))):
+        got = embeddings.l2_normalize(X)
+        assert got.dtype == normalize(X).dtype
+        np.testing.assert_array_equal(got, normalize(X))
+
+
 def test_minilm_weights_are_checked(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"tampered")
     with pytest.raises(UserError, match="SHA-256"):
