@@ -59,7 +59,7 @@ def cached_arrays(kind: str, texts: list[str], params: dict, compute: Callable[[
     arrays = compute()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{path.name}.tmp"
+        tmp = folder / f".{path.name}.{os.getpid()}.tmp"  # two processes never share a scratch file
         with tmp.open("wb") as fh:
             np.savez(fh, **arrays)
         os.replace(tmp, path)
