@@ -104,7 +104,7 @@ def logistic_regression(placer: Placer, labels: np.ndarray, truth_rows: np.ndarr
     return out
 
 
-def section_fitted_alone(placer: Placer, corpus) -> tuple[float, float]:
+def section_fitted_alone(placer: Placer) -> tuple[float, float]:
     """The section level voted and described on its own, instead of summing the subsections' probabilities."""
     M, nodes = placer.levels_[(TAXONOMY, 0)]
     rows = np.flatnonzero(M.sum(1) > 0)
@@ -156,7 +156,7 @@ def main() -> None:
     section_truth = placer.levels_[(TAXONOMY, 0)][0]
     section_truth = section_truth[section_truth.sum(1) > 0] > 0
     section = {"default (sum of subsections)": accuracy(placer.loo_probabilities(TAXONOMY, 0)[1], section_truth),
-               "section fitted on its own": section_fitted_alone(placer, corpus)}
+               "section fitted on its own": section_fitted_alone(placer)}
     print("survey A subsection (28 nodes), leave-one-out top-1 / top-3:")
     for name, value in rows.items():
         print(f"  {name:55s} {value}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -33,6 +34,7 @@ def corpus_key(kind: str, texts: list[str], params: dict) -> str:
     return digest.hexdigest()[:32]
 
 
+@lru_cache(maxsize=1)
 def _sklearn_version() -> str:
     try:
         return metadata.version("scikit-learn")
