@@ -2,7 +2,8 @@
 that were tried, with the dev abstracts (../shared/corpus/abstracts-dev.jsonl).
 
 Prints AMI at survey A's section (9) and subsection (28) levels for each variant, and the default's full
-table against survey B's recipe. Also saves a preview of the default dendrogram for the README.
+table against survey B's recipe; then a robustness check of the text-kind alignment (the default's last step)
+on random halves and four-fifths of the abstracts. Also saves a preview of the default dendrogram for the README.
 Usage: python benchmarks/bench_dendrogram_quality.py
 """
 
@@ -22,7 +23,7 @@ from _common import RESULTS, save  # noqa: E402
 from taxonomy import cluster  # noqa: E402
 from taxonomy.agreement import level_scores  # noqa: E402
 from taxonomy.corpus import load_corpus  # noqa: E402
-from taxonomy.dendrogram import _center, build_dendrogram  # noqa: E402
+from taxonomy.dendrogram import _center, align_text_kinds, build_dendrogram  # noqa: E402
 from taxonomy.embeddings import embed, lsa_vectors, tfidf_vectors  # noqa: E402
 from taxonomy.export import score_table  # noqa: E402
 from taxonomy.text import paper_texts  # noqa: E402
@@ -64,16 +65,47 @@ def contribution_sentences(abstract: str) -> str:
     return abstract
 
 
+def raw_views(titles: list[str], abstracts: list[str]) -> list:
+    """The default's four views before the text-kind alignment (as `representation_views` builds them)."""
+    combined = [f"{t}. {a}" if a else t for t, a in zip(titles, abstracts)]
+    both = embed(combined, progress=False)
+    title = embed(titles, progress=False)
+    abstract = embed([a or t for a, t in zip(abstracts, titles)], progress=False)
+    return [normalize(both + title), _center(both, 1), _center(normalize(0.3 * title + 0.7 * abstract)),
+            lsa_vectors(combined)]
+
+
+def alignment_robustness(corpus, texts, fractions=(0.5, 0.8), draws=2, seed=0) -> list[dict]:
+    """Subsection AMI of the consensus with and without the alignment when only a random share of the papers
+    keep their abstract: does the gain hold on other mixes of title-only and full texts than the one tuned on?"""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    with_abstract = [i for i, a in enumerate(texts.abstracts) if a]
+    out = []
+    for fraction in fractions:
+        for draw in range(draws):
+            keep = set(rng.choice(with_abstract, int(fraction * len(with_abstract)), replace=False).tolist())
+            abstracts = [a if i in keep else "" for i, a in enumerate(texts.abstracts)]
+            views = raw_views(texts.titles, abstracts)
+            plain = ami(cluster.consensus_linkage(views)[0], corpus)["subsection"]
+            aligned = ami(cluster.consensus_linkage(align_text_kinds(views, [bool(a) for a in abstracts]))[0],
+                          corpus)["subsection"]
+            out.append({"abstract_share": fraction, "draw": draw, "papers_with_abstract": len(keep),
+                        "subsection_ami_not_aligned": plain, "subsection_ami_aligned": aligned})
+            print(f"abstracts kept {fraction:.0%} (draw {draw}): subsection AMI {plain:.3f} -> {aligned:.3f} aligned")
+    return out
+
+
 def main() -> None:
     if not ABSTRACTS.exists():
         sys.exit(f"{ABSTRACTS} is absent: this benchmark needs the dev abstracts")
     corpus = load_corpus()
     texts = paper_texts(corpus.papers, ABSTRACTS)
+    views = raw_views(texts.titles, texts.abstracts)
     both = embed(texts.combined(), progress=False)
-    title = embed(texts.titles, progress=False)
-    abstract = embed([a or t for a, t in zip(texts.abstracts, texts.titles)], progress=False)
-    views = [normalize(both + title), _center(both, 1), _center(normalize(0.3 * title + 0.7 * abstract)),
-             lsa_vectors(texts.combined())]
+    has_abstract = [bool(a) for a in texts.abstracts]
+    aligned = align_text_kinds(views, has_abstract)
     variants = {
         "survey B recipe: TF-IDF + Ward": hierarchy.linkage(tfidf_vectors(texts.combined()), "ward"),
         "LSA (20 topics) + Ward": hierarchy.linkage(views[3], "ward"),
@@ -84,20 +116,28 @@ def main() -> None:
         "consensus of 4 views, k = 8..76 step 4": cluster.consensus_linkage(views, list(range(8, 80, 4)))[0],
         "consensus of 4 views, k = 10..58 step 2": cluster.consensus_linkage(views, list(range(10, 60, 2)))[0],
         "consensus of 3 views (no LSA)": cluster.consensus_linkage(views[:3])[0],
-        "default: consensus of 4 views, k = 5..115 step 5": None,
+        "consensus of 4 views, k = 5..115 step 5, not aligned": cluster.consensus_linkage(views)[0],
+        "MiniLM plain + Ward, text kinds aligned": hierarchy.linkage(align_text_kinds([both], has_abstract)[0],
+                                                                     "ward"),
+        "MiniLM(title + abstract) + MiniLM(title), Ward, aligned": hierarchy.linkage(aligned[0], "ward"),
+        "aligned consensus, k = 8..76 step 4": cluster.consensus_linkage(aligned, list(range(8, 80, 4)))[0],
+        "aligned consensus, k = 10..58 step 2": cluster.consensus_linkage(aligned, list(range(10, 60, 2)))[0],
+        "default: aligned consensus of 4 views, k = 5..115 step 5": None,
     }
     focus = [contribution_sentences(a) for a in texts.abstracts]
     focus_both = embed([f"{t}. {a}" if a else t for t, a in zip(texts.titles, focus)], progress=False)
-    variants["consensus, main view on the contribution sentences only"] = cluster.consensus_linkage(
+    title = embed(texts.titles, progress=False)
+    variants["consensus, main view on the contribution sentences only (not aligned)"] = cluster.consensus_linkage(
         [normalize(focus_both + title), *views[1:]])[0]
     for pair in ((0, 1), (2, 3), (4, 5), (6, 7)):
-        variants[f"consensus + k-means partitions, seeds {pair}"] = consensus_with_kmeans(views, pair)
+        variants[f"consensus + k-means partitions, seeds {pair} (not aligned)"] = consensus_with_kmeans(views, pair)
     result = build_dendrogram(corpus, abstracts=ABSTRACTS, progress=False)
-    variants["default: consensus of 4 views, k = 5..115 step 5"] = result.linkage
+    variants["default: aligned consensus of 4 views, k = 5..115 step 5"] = result.linkage
     rows = {}
     for name, Z in variants.items():
         rows[name] = ami(Z, corpus)
-        print(f"{name:52s} AMI section {rows[name]['section']:.3f}   subsection {rows[name]['subsection']:.3f}")
+        print(f"{name:72s} AMI section {rows[name]['section']:.3f}   subsection {rows[name]['subsection']:.3f}")
+    robustness = alignment_robustness(corpus, texts)
     table = score_table(result)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     from taxonomy.plotting import plot_dendrogram
@@ -111,6 +151,7 @@ def main() -> None:
     (RESULTS / "dendrogram-with-abstracts.png").unlink()
     print("wrote", save("dendrogram-quality", {
         "papers": result.n, "papers_with_abstract": result.n_with_abstract, "ami_by_variant": rows,
+        "alignment_on_abstract_subsets": robustness,
         "default_table": table.round(4).to_dict(orient="records"),
         "tree_scores": {k: {m: round(float(v), 4) for m, v in s.items()} for k, s in result.agreement["tree"].items()},
         "tree_scores_survey_recipe": {k: {m: round(float(v), 4) for m, v in s.items()}

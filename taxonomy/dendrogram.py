@@ -3,7 +3,8 @@
 `build_dendrogram` returns plain data (a linkage matrix and DataFrames); `write_outputs` saves the files;
 drawing lives in `taxonomy.plotting`. The default representation is a *consensus* tree: Ward trees over four
 views of the same papers (MiniLM of title + abstract with the title, the same with its dominant direction
-removed, a title/abstract mix, and LSA topics) are cut at many k, and papers that keep landing together are
+removed, a title/abstract mix, and LSA topics), each with the mean of papers known by their title alone and
+of papers with an abstract removed separately, are cut at many k, and papers that keep landing together are
 joined first (average linkage on 1 - co-association). Labels are never used to build the unsupervised tree.
 """
 
@@ -27,6 +28,7 @@ from taxonomy.store import store_rows
 from taxonomy.text import PaperTexts, paper_texts
 
 CONSENSUS_MAX = 8000  # co-association needs n^2 memory; larger corpora use two-stage Ward
+MIN_KIND_GROUP = 10  # fewest papers of one kind of text (title only / with abstract) to estimate its mean
 
 
 @dataclass
@@ -63,9 +65,36 @@ def _center(X: np.ndarray, drop: int = 0) -> np.ndarray:
     return l2_normalize(X)
 
 
+def kinds_can_be_aligned(has_abstract, min_group: int = MIN_KIND_GROUP) -> bool:
+    has_abstract = np.asarray(has_abstract, dtype=bool)
+    return bool(min(has_abstract.sum(), (~has_abstract).sum()) >= min_group)
+
+
+def align_text_kinds(views: list[np.ndarray], has_abstract: np.ndarray,
+                     min_group: int = MIN_KIND_GROUP) -> list[np.ndarray]:
+    """Remove from every view the mean of each kind of text (title alone / title + abstract), re-normalised.
+
+    A title alone and a title with its abstract land in different regions of an embedding space whatever the
+    paper is about, so without this how much text a paper has competes with its topic. Skipped when either
+    kind has fewer than `min_group` papers (its mean would be noise)."""
+    has_abstract = np.asarray(has_abstract, dtype=bool)
+    if not kinds_can_be_aligned(has_abstract, min_group):
+        return views
+    aligned = []
+    for X in views:
+        X = np.array(X, dtype=np.float64)
+        for kind in (has_abstract, ~has_abstract):
+            X[kind] -= X[kind].mean(0)
+        aligned.append(l2_normalize(X))
+    return aligned
+
+
 def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, progress: bool = True,
                          stats: dict | None = None) -> list[np.ndarray]:
-    """The views of the papers that the consensus tree combines (the first is the main view)."""
+    """The views of the papers that the consensus tree combines (the first is the main view).
+
+    Dense embeddings get their two kinds of text aligned (`align_text_kinds`); `tfidf` and `lsa` alone are the
+    survey's recipe and its reduction, left exactly as they are."""
     combined = texts.combined()
     if embedding in SPARSE_METHODS:
         return [tfidf_vectors(combined) if embedding == "tfidf" else lsa_vectors(combined)]
@@ -79,7 +108,7 @@ def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, prog
         lsa = cached_arrays("lsa", combined, {"dim": 20, "seed": 0}, lambda: {"vectors": lsa_vectors(combined)},
                             cache_dir)["vectors"]
         views += [_center(both, 1), _center(l2_normalize(0.3 * title + 0.7 * abstract)), lsa]
-    return views
+    return align_text_kinds(views, np.array([bool(a) for a in texts.abstracts]))
 
 
 def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EXACT_MAX) -> tuple[np.ndarray, np.ndarray | None]:
@@ -130,7 +159,9 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         leaf_names=leaf_names(corpus.papers), agreement={}, baseline_agreement={}, guided_linkage=guided_Z,
         guided_agreement=None,
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
-                    abstracts=str(abstracts) if abstracts else None, n_views=len(views)),
+                    abstracts=str(abstracts) if abstracts else None, n_views=len(views),
+                    text_kinds_aligned=embedding not in SPARSE_METHODS
+                    and kinds_can_be_aligned([bool(a) for a in texts.abstracts])),
         n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
         node_names={n.id: n.name for n in corpus.taxonomy(taxonomy).nodes.values()} if taxonomy else {},
         label_columns=[t.label_column for t in corpus.taxonomies.values()],

@@ -134,8 +134,10 @@ def report_markdown(result: Dendrogram) -> str:
     lines = [
         "# Dendrogram report", "",
         f"{result.n} papers, {result.n_with_abstract} with an abstract. Embedding `{result.config['embedding']}`, "
-        f"linkage `{result.config['linkage']}`. Papers with several labels are scored with their primary "
-        "(first listed) label.", "",
+        f"linkage `{result.config['linkage']}`"
+        + ("; papers known by their title alone and papers with an abstract aligned (each kind's mean removed)"
+           if result.config.get("text_kinds_aligned") else "")
+        + ". Papers with several labels are scored with their primary (first listed) label.", "",
         "## Agreement with the survey taxonomies", "",
         "Each level: the tree cut into as many clusters as the level has nodes. `survey_recipe` is survey B's "
         "TF-IDF + Ward on the same text; `chance` the mean over label permutations.", "",

@@ -108,6 +108,7 @@ def test_node_labels_avoid_field_words():
 def test_abstracts_are_matched():
     result = build_dendrogram(embedding="tfidf", abstracts=ABSTRACTS, progress=False)
     assert 200 <= result.n_with_abstract <= 238
+    assert result.config["text_kinds_aligned"] is False  # survey B's recipe is left exactly as it is
 
 
 # --- the embedding cache -----------------------------------------------------------------------------------
@@ -219,6 +220,42 @@ def test_l2_normalize_matches_scikit_learn():
         got = embeddings.l2_normalize(X)
         assert got.dtype == normalize(X).dtype
         np.testing.assert_array_equal(got, normalize(X))
+
+
+def test_text_kinds_are_aligned_before_clustering():
+    """Two topics, each with papers known by title alone and with an abstract: a shared offset per kind of
+    text dominates the raw vectors (papers pair up by kind); after the alignment they pair up by topic."""
+    from scipy.cluster import hierarchy
+
+    from taxonomy.dendrogram import align_text_kinds
+
+    rng = np.random.default_rng(0)
+    topic = np.repeat([0, 1], 20)
+    has_abstract = np.tile([True, False], 20)
+    X = 0.2 * np.eye(4)[topic] + 3.0 * np.eye(4)[2 + has_abstract.astype(int)] + rng.normal(0, 0.02, (40, 4))
+    by_kind = hierarchy.fcluster(hierarchy.linkage(X, "ward"), 2, "maxclust")
+    assert len(set(zip(by_kind, has_abstract))) == 2  # raw: the clusters are the kinds of text
+    (aligned,) = align_text_kinds([X], has_abstract)
+    by_topic = hierarchy.fcluster(hierarchy.linkage(aligned, "ward"), 2, "maxclust")
+    assert len(set(zip(by_topic, topic))) == 2
+    np.testing.assert_allclose(np.linalg.norm(aligned, axis=1), 1.0)
+    # too few papers of one kind to estimate its mean: the views come back as they were
+    few = np.arange(40) < 5
+    assert align_text_kinds([X], few)[0] is X
+
+
+def test_survey_recipe_is_not_aligned():
+    """`--embedding tfidf` is survey B's recipe exactly: no alignment, the same tree as the baseline."""
+    from taxonomy.dendrogram import representation_views, survey_recipe_linkage
+    from taxonomy.text import PaperTexts
+
+    texts = PaperTexts(titles=[f"masked {w} model" for w in "abcdefghijklmnopqrstuvwxyz"],
+                       abstracts=["" if i % 2 else f"an abstract about topic {i % 5}" for i in range(26)])
+    (view,) = representation_views(texts, "tfidf", progress=False)
+    np.testing.assert_array_equal(view, embeddings.tfidf_vectors(texts.combined()))
+    from taxonomy import cluster
+
+    np.testing.assert_array_equal(cluster.exact_linkage(view, "ward"), survey_recipe_linkage(texts.combined()))
 
 
 def test_minilm_weights_are_checked(tmp_path):
