@@ -66,6 +66,7 @@ def _center(X: np.ndarray, drop: int = 0) -> np.ndarray:
 
 
 def kinds_can_be_aligned(has_abstract, min_group: int = MIN_KIND_GROUP) -> bool:
+    """Whether both kinds of text have enough papers for their means to be estimated."""
     has_abstract = np.asarray(has_abstract, dtype=bool)
     return bool(min(has_abstract.sum(), (~has_abstract).sum()) >= min_group)
 
