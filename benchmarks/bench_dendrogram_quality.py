@@ -23,10 +23,10 @@ from _common import RESULTS, save  # noqa: E402
 from taxonomy import cluster  # noqa: E402
 from taxonomy.agreement import level_scores  # noqa: E402
 from taxonomy.corpus import load_corpus  # noqa: E402
-from taxonomy.dendrogram import _center, align_text_kinds, build_dendrogram  # noqa: E402
-from taxonomy.embeddings import embed, lsa_vectors, tfidf_vectors  # noqa: E402
+from taxonomy.dendrogram import align_text_kinds, build_dendrogram, representation_views  # noqa: E402
+from taxonomy.embeddings import embed, tfidf_vectors  # noqa: E402
 from taxonomy.export import score_table  # noqa: E402
-from taxonomy.text import paper_texts  # noqa: E402
+from taxonomy.text import PaperTexts, paper_texts  # noqa: E402
 
 ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"
 
@@ -66,13 +66,8 @@ def contribution_sentences(abstract: str) -> str:
 
 
 def raw_views(titles: list[str], abstracts: list[str]) -> list:
-    """The default's four views before the text-kind alignment (as `representation_views` builds them)."""
-    combined = [f"{t}. {a}" if a else t for t, a in zip(titles, abstracts)]
-    both = embed(combined, progress=False)
-    title = embed(titles, progress=False)
-    abstract = embed([a or t for a, t in zip(abstracts, titles)], progress=False)
-    return [normalize(both + title), _center(both, 1), _center(normalize(0.3 * title + 0.7 * abstract)),
-            lsa_vectors(combined)]
+    """The default's four views before the text-kind alignment."""
+    return representation_views(PaperTexts(titles, abstracts), "minilm", progress=False, align=False)
 
 
 def alignment_robustness(corpus, texts, fractions=(0.5, 0.8), draws=2, seed=0) -> list[dict]:

@@ -91,11 +91,11 @@ def align_text_kinds(views: list[np.ndarray], has_abstract: np.ndarray,
 
 
 def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, progress: bool = True,
-                         stats: dict | None = None) -> list[np.ndarray]:
+                         stats: dict | None = None, align: bool = True) -> list[np.ndarray]:
     """The views of the papers that the consensus tree combines (the first is the main view).
 
-    Dense embeddings get their two kinds of text aligned (`align_text_kinds`); `tfidf` and `lsa` alone are the
-    survey's recipe and its reduction, left exactly as they are."""
+    Dense embeddings get their two kinds of text aligned (`align_text_kinds`; `align=False` to compare without);
+    `tfidf` and `lsa` alone are the survey's recipe and its reduction, left exactly as they are."""
     combined = texts.combined()
     if embedding in SPARSE_METHODS:
         return [tfidf_vectors(combined) if embedding == "tfidf" else lsa_vectors(combined)]
@@ -109,7 +109,7 @@ def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, prog
         lsa = cached_arrays("lsa", combined, {"dim": 20, "seed": 0}, lambda: {"vectors": lsa_vectors(combined)},
                             cache_dir)["vectors"]
         views += [_center(both, 1), _center(l2_normalize(0.3 * title + 0.7 * abstract)), lsa]
-    return align_text_kinds(views, np.array([bool(a) for a in texts.abstracts]))
+    return align_text_kinds(views, np.array([bool(a) for a in texts.abstracts])) if align else views
 
 
 def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EXACT_MAX) -> tuple[np.ndarray, np.ndarray | None]:

@@ -140,8 +140,12 @@ class Placer:
         M, _ = self._leaf(taxonomy)
         weights = np.exp((top - top[:, :1]) / temperature)
         probs = np.einsum("nk,nkc->nc", weights, M[idx])
-        probs = probs / probs.sum(1, keepdims=True)
-        return (1 - prior_weight) * probs + prior_weight * (M.sum(0) / M.sum())[None, :]
+        return self._shrink(probs / probs.sum(1, keepdims=True), taxonomy, prior_weight)
+
+    def _shrink(self, vote: np.ndarray, taxonomy: str, prior_weight: float) -> np.ndarray:
+        """Pull a vote towards the leaf nodes' base rates: where the text says little, the prior dominates."""
+        M, _ = self._leaf(taxonomy)
+        return (1 - prior_weight) * vote + prior_weight * (M.sum(0) / M.sum())[None, :]
 
     @staticmethod
     def _combine(vote: np.ndarray, z_minilm: np.ndarray, z_tfidf: np.ndarray, params: VoteParams) -> np.ndarray:
@@ -222,7 +226,7 @@ class Placer:
         for name, params in self.params_.items():
             idx, top_sim = self._neighbours(sim, name)
             leaf_votes[name] = self._vote(idx, top_sim, name, params.temperature, 0.0)
-            vote = self._vote(idx, top_sim, name, params.temperature, params.prior_weight)
+            vote = self._shrink(leaf_votes[name], name, params.prior_weight)
             leaf_probs[name] = self._combine(vote, *self.affinity_[name](dense, sparse), params)
         for (name, level), (_, nodes) in self.levels_.items():
             tax = self.corpus_.taxonomy(name)

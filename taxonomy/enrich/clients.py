@@ -32,6 +32,14 @@ def _same_title(a: str, b: str) -> bool:
     return bool(a) and norm_title(a) == norm_title(b)
 
 
+def _first_with_title(answer: object, key: str, service: str, title: str) -> dict | None:
+    """The first record in a title search's answer (a list under `key`) whose title is the paper's."""
+    if not isinstance(answer, dict) or not isinstance(answer.get(key), list):
+        raise FetchError(f"malformed response from {service}: expected an object with a '{key}' list")
+    return next((item for item in answer[key]
+                 if isinstance(item, dict) and _same_title(item.get("title") or "", title)), None)
+
+
 class Client:
     """Shared shape: `batch_size` papers per `fetch` call; `http` does throttling and retries."""
 
@@ -196,12 +204,8 @@ class OpenAlexClient(Client):
         if not title:
             return None
         page = self.http.get_json("/works", self._params(filter=f"title.search:{title}", **{"per-page": 5}))
-        if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-            raise FetchError("malformed response from OpenAlex: expected an object with a 'results' list")
-        for work in page["results"]:
-            if isinstance(work, dict) and _same_title(work.get("title") or "", paper["title"]):
-                return self._found(work)
-        return None
+        match = _first_with_title(page, "results", "OpenAlex", paper["title"])
+        return self._found(match) if match else None
 
 
 # --- Semantic Scholar: POST /paper/batch (up to 500 ids), /paper/search/match for titles ----------------
@@ -234,9 +238,5 @@ class SemanticScholarClient(Client):
             answer = self.http.get_json("/graph/v1/paper/search/match", {"query": paper["title"], "fields": self.fields})
         except NotFound:
             return None
-        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-            raise FetchError("malformed response from Semantic Scholar: expected an object with a 'data' list")
-        for item in answer["data"]:
-            if isinstance(item, dict) and _same_title(item.get("title") or "", paper["title"]):
-                return self._found(item)
-        return None
+        match = _first_with_title(answer, "data", "Semantic Scholar", paper["title"])
+        return self._found(match) if match else None
