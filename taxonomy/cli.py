@@ -115,7 +115,7 @@ def enrich(
     batch_size: Optional[int] = typer.Option(None, help="Papers per request batch (default: the service's)."),
     limit: Optional[int] = typer.Option(None, help="Ask about at most this many papers."),
     retry_missing: bool = typer.Option(False, "--retry-missing", help="Ask again about papers this source did not find."),
-    store: Optional[Path] = typer.Option(None, help="Store file (default: <corpus>/store/abstracts.jsonl)."),
+    store: Optional[Path] = typer.Option(None, help="Store file (default: <corpus>/store/abstracts.sqlite)."),
 ) -> None:
     """Fetch missing abstracts and arXiv ids into the corpus's local store (the only command that uses the network).
 

@@ -10,10 +10,13 @@ are added embeds only the new texts. A corrupted cache is rebuilt, never trusted
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -140,19 +143,9 @@ class EmbeddingCache:
         self._load()
 
     def _load(self) -> None:
-        vec_path, key_path = self.dir / "vectors.npy", self.dir / "keys.json"
-        if not vec_path.exists() and not key_path.exists():
-            return
-        try:
-            keys = json.loads(key_path.read_text(encoding="utf-8"))
-            vectors = np.load(vec_path, allow_pickle=False)
-            if not isinstance(keys, list) or vectors.ndim != 2 or len(keys) != len(vectors):
-                raise ValueError("keys and vectors disagree")
-            if not np.isfinite(vectors).all():
-                raise ValueError("non-finite values")
-            self.keys, self.vectors = [str(k) for k in keys], vectors.astype(np.float32)
-        except (OSError, ValueError, json.JSONDecodeError):
-            self.rebuilt = True  # corrupted: start again rather than trust it
+        with _locked(self.dir, shared=True):
+            keys, vectors, broken = _read_cache(self.dir)
+        self.keys, self.vectors, self.rebuilt = keys, vectors if keys else self.vectors, broken
 
     def lookup(self, keys: list[str]) -> tuple[np.ndarray | None, list[int]]:
         """Vectors for `keys` (rows of missing ones left zero) and the positions that are missing."""
@@ -166,18 +159,82 @@ class EmbeddingCache:
                 out[i] = self.vectors[index[k]]
         return out, missing
 
-    def add(self, keys: list[str], vectors: np.ndarray) -> None:
+    def add(self, keys: list[str], vectors: np.ndarray) -> bool:
+        """Add vectors and save, merging with whatever another process saved meanwhile (under a file lock,
+        through temporary files with unique names). A cache that cannot be written only costs time: warn
+        and return False."""
         if len(keys) == 0:
-            return
-        self.vectors = vectors if not self.keys else np.vstack([self.vectors, vectors])
-        self.keys = self.keys + list(keys)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp_vec, tmp_keys = self.dir / ".vectors.npy.tmp", self.dir / ".keys.json.tmp"
-        with tmp_vec.open("wb") as fh:
-            np.save(fh, self.vectors, allow_pickle=False)
-        tmp_keys.write_text(json.dumps(self.keys), encoding="utf-8")
-        os.replace(tmp_vec, self.dir / "vectors.npy")
-        os.replace(tmp_keys, self.dir / "keys.json")
+            return True
+        vectors = np.asarray(vectors, np.float32)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with _locked(self.dir, shared=False):
+                disk_keys, disk_vectors, _ = _read_cache(self.dir)
+                known = set(disk_keys)
+                new = [i for i, k in enumerate(keys) if k not in known]
+                merged_keys = disk_keys + [keys[i] for i in new]
+                parts = [v for v in (disk_vectors if disk_keys else None, vectors[new]) if v is not None and len(v)]
+                merged = np.vstack(parts) if parts else np.zeros((0, vectors.shape[1]), np.float32)
+                _write_atomic(self.dir / "vectors.npy", lambda fh: np.save(fh, merged, allow_pickle=False))
+                _write_atomic(self.dir / "keys.json", lambda fh: fh.write(json.dumps(merged_keys).encode()))
+        except OSError as exc:
+            print(f"warning: {self.dir}: embedding cache not writable ({exc.strerror or exc}); "
+                  "the new embeddings are not cached", file=sys.stderr)
+            return False
+        self.keys, self.vectors = merged_keys, merged
+        return True
+
+
+def _read_cache(folder: Path) -> tuple[list[str], np.ndarray, bool]:
+    """(keys, vectors, was_corrupted) of a cache folder; an unreadable cache reads as empty."""
+    empty = np.zeros((0, 0), np.float32)
+    vec_path, key_path = folder / "vectors.npy", folder / "keys.json"
+    if not vec_path.exists() and not key_path.exists():
+        return [], empty, False
+    try:
+        keys = json.loads(key_path.read_text(encoding="utf-8"))
+        vectors = np.load(vec_path, allow_pickle=False)
+        if not isinstance(keys, list) or vectors.ndim != 2 or len(keys) != len(vectors):
+            raise ValueError("keys and vectors disagree")
+        if not np.isfinite(vectors).all():
+            raise ValueError("non-finite values")
+        return [str(k) for k in keys], vectors.astype(np.float32), False
+    except (OSError, ValueError, json.JSONDecodeError):
+        return [], empty, True  # corrupted: start again rather than trust it
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, shared: bool):
+    """An advisory lock on `<folder>/.lock` (shared to read, exclusive to write); none where the platform or a
+    read-only folder has no lock file."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        fh = open(folder / ".lock", "a+b")
+    except OSError:
+        yield
+        return
+    with fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write through a uniquely named temporary file in the same folder, then rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def embed(texts: list[str], name: str = "minilm", cache_dir: str | Path | None = None,

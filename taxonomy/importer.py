@@ -1,7 +1,7 @@
 """Build a corpus folder from a user's paper lists: read, de-duplicate, name, and write atomically.
 
 `import_corpus` returns plain data (papers, taxonomy, merge report, abstracts); `write_corpus` writes
-`papers.csv`, `taxonomies/<id>.yaml` (from the lists' headings, when asked), `store/abstracts.jsonl` (the
+`papers.csv`, `taxonomies/<id>.yaml` (from the lists' headings, when asked), `store/abstracts.sqlite` (the
 abstracts the sources carried) and `import-report.csv` into a staging folder, validates it as a corpus, and
 only then moves it into place.
 """
@@ -200,45 +200,142 @@ def _link_implementations(rows: list[dict]) -> None:
         row["reference_impl"] = by_arxiv.get(row["arxiv_id"]) or by_title.get(norm_title(row["title"]), "")
 
 
+MARKER = "import.json"  # written by every import; `--force` replaces only a folder that carries it
+MARKER_TOOL = "mimtax corpus import"
+TAXONOMY_HEADER = "# Made by `mimtax corpus import --taxonomy-from-headings`"
+
+
+def _import_marker(folder: Path) -> dict | None:
+    """The marker of a folder written by `mimtax corpus import`, or None when it has none."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict):
+        return None
+    if marker.get("written_by") == MARKER_TOOL:
+        return marker
+    if {"files", "papers", "merged", "with_abstract"} <= set(marker):  # an import from before the marker had its name
+        made = [f"taxonomies/{p.name}" for p in sorted((folder / "taxonomies").glob("*.yaml"))
+                if p.read_text(encoding="utf-8", errors="replace").startswith(TAXONOMY_HEADER)]
+        return {"written_by": MARKER_TOOL, "outputs": ["import-report.csv", MARKER, "papers.csv", *made]}
+    return None
+
+
+def _check_target(out: Path, force: bool) -> dict | None:
+    """Refuse a target that is a file, or a non-empty folder that an import did not write (or without --force).
+    Returns the old marker when an earlier import is to be replaced."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: is a file, not a folder; give --out a folder to create or an earlier import")
+    if not out.exists() or not any(out.iterdir()):
+        return None
+    marker = _import_marker(out)
+    if marker is None:
+        raise UserError(f"{out}: folder is not empty and was not written by `{MARKER_TOOL}` (no {MARKER} marker); "
+                        "choose a new folder; --force only replaces an earlier import")
+    if not force:
+        raise UserError(f"{out}: holds an earlier import; pass --force to replace its files")
+    return marker
+
+
+def _written_files(stage: Path) -> list[str]:
+    return sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+
+
 def write_corpus(imported: Imported, out: str | Path, force: bool = False) -> list[Path]:
-    """Write the corpus folder; validate it while staged; replace `out` only when everything succeeded."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise UserError(f"{out}: folder exists and is not empty; pass --force to replace it")
+    """Write the corpus folder; validate it while staged; move it into place only when everything succeeded.
+
+    `force` replaces an earlier import: only the files that import listed in its marker are replaced; any other
+    file in the folder survives, and so does the abstract store (it also holds what `mimtax enrich` fetched:
+    the imported abstracts are added to it)."""
+    out = Path(os.path.abspath(out))
+    old_marker = _check_target(out, force)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
     except OSError as exc:
         raise UserError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     try:
+        _follow_umask(stage)
         write_csv_atomic(imported.papers, stage / "papers.csv")
         if imported.taxonomy is not None:
             (stage / "taxonomies").mkdir()
             text = yaml.safe_dump(imported.taxonomy, sort_keys=False, allow_unicode=True, width=120)
             (stage / "taxonomies" / f"{imported.taxonomy['id']}.yaml").write_text(
-                "# Made by `mimtax corpus import --taxonomy-from-headings`; node descriptions are yours to add.\n"
-                + text, encoding="utf-8")
-        if imported.abstracts:
-            store = AbstractStore(stage / "store" / STORE_FILE)
-            for row in imported.abstracts:
-                store.record(row["id"], row["title"], row["source"], row["abstract"], row["arxiv_id"])
-            store.save()
+                TAXONOMY_HEADER + "; node descriptions are yours to add.\n" + text, encoding="utf-8")
         write_csv_atomic(imported.report, stage / "import-report.csv")
-        (stage / "import.json").write_text(json.dumps({
-            "files": [{"path": str(s.path), "format": s.format, "entries": len(s.records)} for s in imported.sources],
-            "papers": len(imported.papers), "merged": len(imported.report),
-            "with_abstract": len(imported.abstracts)}, indent=1) + "\n", encoding="utf-8")
+        store_is_new = not (out / "store" / STORE_FILE).exists()
+        if imported.abstracts and store_is_new:
+            _store_abstracts(imported.abstracts, stage / "store" / STORE_FILE)
         problems = validate(stage)
         if problems:
             raise CorpusError(problems)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
+        outputs = [f for f in _written_files(stage) if not f.startswith("store/")] + [MARKER]
+        (stage / MARKER).write_text(json.dumps({
+            "written_by": MARKER_TOOL, "outputs": outputs,
+            "files": [{"path": str(s.path), "format": s.format, "entries": len(s.records)} for s in imported.sources],
+            "papers": len(imported.papers), "merged": len(imported.report),
+            "with_abstract": len(imported.abstracts)}, indent=1) + "\n", encoding="utf-8")
+        if old_marker is None:
+            if out.exists():
+                out.rmdir()  # empty
             os.replace(stage, out)
-            shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(stage, out)
+            _replace_import(stage, out, old_marker)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    if imported.abstracts and not store_is_new:
+        _store_abstracts(imported.abstracts, out / "store" / STORE_FILE)
     return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _follow_umask(folder: Path) -> None:
+    """mkdtemp makes 0700 folders; an imported corpus follows the user's umask like any folder they create."""
+    mask = os.umask(0)
+    os.umask(mask)
+    folder.chmod(0o777 & ~mask)
+
+
+def _replace_import(stage: Path, out: Path, old_marker: dict) -> None:
+    """Swap an earlier import's files for the new ones, file by file; nothing else in `out` is touched.
+    The old files are set aside first and put back if a move fails."""
+    old_files = [f for f in old_marker.get("outputs", []) if isinstance(f, str)]
+    safe = [f for f in old_files if not Path(f).is_absolute() and ".." not in Path(f).parts
+            and not f.startswith("store/")]
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    moved_aside: list[str] = []
+    placed: list[str] = []
+    try:
+        for rel in safe:
+            if (out / rel).is_file() and not (out / rel).is_symlink():
+                (aside / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(out / rel, aside / rel)
+                moved_aside.append(rel)
+        for rel in _written_files(stage):
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(stage / rel, out / rel)
+            placed.append(rel)
+    except OSError:
+        for rel in placed:
+            if rel not in moved_aside:
+                (out / rel).unlink(missing_ok=True)
+        for rel in moved_aside:
+            os.replace(aside / rel, out / rel)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+    for rel in moved_aside:  # folders an old import made and that are now empty (e.g. its taxonomies/)
+        parent = (out / rel).parent
+        if parent != out and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+
+
+def _store_abstracts(abstracts: list[dict], path: Path) -> None:
+    """Add the imported abstracts to the corpus's store (created if needed; an earlier store is kept)."""
+    store = AbstractStore.load(path)
+    with store.batch():
+        for row in abstracts:
+            store.record(row["id"], row["title"], row["source"], row["abstract"], row["arxiv_id"])
+    store.close()

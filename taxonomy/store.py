@@ -1,26 +1,35 @@
 """The local store of fetched abstracts and arXiv ids that sits next to a corpus (never inside `data/`).
 
-One JSON object a line, keyed by paper id, rewritten through a temporary file after every batch, so an
-interrupted `mimtax enrich` keeps everything fetched so far and the next run resumes where it stopped.
+A SQLite database (stdlib `sqlite3`, write-ahead log), one row per paper id. `mimtax enrich` writes one
+transaction per batch, so an interrupted run keeps every batch it finished and the next run resumes; each
+batch costs a few row upserts, not a rewrite of the whole store; and two runs at once merge their rows
+instead of overwriting each other (a write transaction re-reads a row before it merges into it).
+JSONL stays the exchange format: `export_jsonl` / `import_jsonl`, and a store from before SQLite
+(`abstracts.jsonl` beside it) is imported the first time it is opened.
 For the shipped corpus the store lives in the user's cache folder, so the shipped files are never touched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from dataclasses import dataclass, field
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from taxonomy.corpus import SHIPPED_DATA, default_data_dir
 from taxonomy.errors import UserError
 from taxonomy.fsutil import jsonl_objects
 
-STORE_FILE = "abstracts.jsonl"
+STORE_FILE = "abstracts.sqlite"
+LEGACY_FILE = "abstracts.jsonl"
+FIELDS = ("id", "title", "abstract", "arxiv_id", "doi", "source")
+BUSY_TIMEOUT_S = 60.0
 
 
 def store_path(corpus_folder: str | Path | None) -> Path:
-    """Where a corpus's store lives: `<corpus>/store/abstracts.jsonl`, or the cache for the shipped corpus."""
+    """Where a corpus's store lives: `<corpus>/store/abstracts.sqlite`, or the cache for the shipped corpus."""
     if os.environ.get("MIMTAX_STORE"):
         return Path(os.environ["MIMTAX_STORE"])
     from taxonomy.embeddings import default_cache_dir
@@ -31,67 +40,181 @@ def store_path(corpus_folder: str | Path | None) -> Path:
     return folder / "store" / STORE_FILE
 
 
-@dataclass
+def _merge(old: dict | None, paper_id: str, title: str, source: str, abstract: str, arxiv_id: str,
+           doi: str) -> dict:
+    """A row with what `source` found added; earlier finds are never overwritten."""
+    row = dict(old) if old else {"id": paper_id, "title": title, "abstract": "", "arxiv_id": "", "doi": "",
+                                 "source": "", "tried": []}
+    if abstract and not row.get("abstract"):
+        row["abstract"], row["source"] = abstract, source
+    if arxiv_id and not row.get("arxiv_id"):
+        row["arxiv_id"] = arxiv_id
+    if doi and not row.get("doi"):
+        row["doi"] = doi
+    if source and source not in row["tried"]:
+        row["tried"] = sorted([*row["tried"], source])
+    return row
+
+
 class AbstractStore:
     """Rows by paper id: id, title, abstract, arxiv_id, doi, source, and `tried` (services asked, found or not)."""
 
-    path: Path
-    rows: dict[str, dict] = field(default_factory=dict)
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> "AbstractStore":
-        path = Path(path)
+        """Open the store at `path` (read lazily; nothing is created until something is written)."""
         store = cls(path)
-        if not path.exists():
-            return store
-        for number, row in jsonl_objects(path, "JSON in the abstract store; delete the line and run "
-                                                  "`mimtax enrich` again"):
-            if not isinstance(row, dict) or not row.get("id"):
-                raise UserError(f"{path}:{number}: id: expected an object with an 'id'")
-            store.rows[str(row["id"])] = row
+        legacy = store.path.with_name(LEGACY_FILE)
+        if not store.path.exists() and legacy.exists():
+            store.import_jsonl(legacy)
         return store
 
+    # -- connection -------------------------------------------------------------------------------------
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if self._db is not None:
+            return self._db
+        if not create and not self.path.exists():
+            return None
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS papers (id TEXT PRIMARY KEY, title TEXT, abstract TEXT, "
+                       "arxiv_id TEXT, doi TEXT, source TEXT, tried TEXT)")
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path}: cannot open the abstract store ({exc}); move it aside and run "
+                            "`mimtax enrich` again") from None
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write the abstract store ({exc.strerror or exc})") from None
+        self._db = db
+        return db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> "AbstractStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator["AbstractStore"]:
+        """One write transaction: every `record` inside commits together or not at all."""
+        db = self._connect(create=True)
+        db.execute("BEGIN IMMEDIATE")  # takes the write lock now, so the rows read below are the latest
+        try:
+            yield self
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- reading ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _row(values: tuple) -> dict:
+        row = dict(zip(FIELDS, (v or "" for v in values[:-1])))
+        row["tried"] = json.loads(values[-1] or "[]")
+        return row
+
+    def get(self, paper_id: str) -> dict | None:
+        db = self._connect(create=False)
+        if db is None:
+            return None
+        found = db.execute(f"SELECT {', '.join(FIELDS)}, tried FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return self._row(found) if found else None
+
+    @property
+    def rows(self) -> dict[str, dict]:
+        """Every row by paper id, in id order."""
+        db = self._connect(create=False)
+        if db is None:
+            return {}
+        return {r[0]: self._row(r) for r in db.execute(f"SELECT {', '.join(FIELDS)}, tried FROM papers ORDER BY id")}
+
     def __len__(self) -> int:
-        return len(self.rows)
+        db = self._connect(create=False)
+        return 0 if db is None else db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
 
     def abstract(self, paper_id: str) -> str:
-        return str(self.rows.get(paper_id, {}).get("abstract", "") or "")
+        return str((self.get(paper_id) or {}).get("abstract", "") or "")
 
     def tried(self, paper_id: str, source: str) -> bool:
-        return source in self.rows.get(paper_id, {}).get("tried", [])
-
-    def record(self, paper_id: str, title: str, source: str, abstract: str = "", arxiv_id: str = "",
-               doi: str = "") -> None:
-        """Note that `source` was asked about a paper, keeping what it found (earlier finds are not overwritten)."""
-        row = self.rows.setdefault(paper_id, {"id": paper_id, "title": title, "abstract": "", "arxiv_id": "",
-                                              "doi": "", "source": "", "tried": []})
-        if abstract and not row.get("abstract"):
-            row["abstract"], row["source"] = abstract, source
-        if arxiv_id and not row.get("arxiv_id"):
-            row["arxiv_id"] = arxiv_id
-        if doi and not row.get("doi"):
-            row["doi"] = doi
-        if source not in row["tried"]:
-            row["tried"] = sorted([*row["tried"], source])
+        return source in (self.get(paper_id) or {}).get("tried", [])
 
     def as_abstract_rows(self) -> list[dict]:
         """Rows in the shape `taxonomy.text.match_abstracts` reads."""
         return [{"id": r["id"], "title": r.get("title", ""), "arxiv_id": r.get("arxiv_id", ""),
                  "abstract": r.get("abstract", "")} for r in self.rows.values() if r.get("abstract")]
 
-    def save(self) -> None:
-        """Rewrite the whole store through a temporary file and rename: never half a store on disk."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-            for key in sorted(self.rows):
-                fh.write(json.dumps(self.rows[key], ensure_ascii=False, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+    # -- writing ----------------------------------------------------------------------------------------
+    def record(self, paper_id: str, title: str, source: str, abstract: str = "", arxiv_id: str = "",
+               doi: str = "") -> None:
+        """Note that `source` was asked about a paper, keeping what it found (earlier finds are not overwritten).
+        Outside `batch()` the upsert is its own transaction."""
+        db = self._connect(create=True)
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            row = _merge(self.get(paper_id), paper_id, title, source, abstract, arxiv_id, doi)
+            db.execute(f"INSERT INTO papers ({', '.join(FIELDS)}, tried) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT(id) DO UPDATE SET title=excluded.title, abstract=excluded.abstract, "
+                       "arxiv_id=excluded.arxiv_id, doi=excluded.doi, source=excluded.source, tried=excluded.tried",
+                       (*(str(row.get(f, "") or "") for f in FIELDS), json.dumps(row["tried"])))
+        except BaseException:
+            if own:
+                db.execute("ROLLBACK")
+            raise
+        if own:
+            db.execute("COMMIT")
+
+    def export_jsonl(self, path: str | Path) -> int:
+        """Write every row as one JSON object a line (sorted by id), through a temporary file; returns the count."""
+        path = Path(path)
+        rows = self.rows
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+                for row in rows.values():
+                    fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        return len(rows)
+
+    def import_jsonl(self, path: str | Path) -> int:
+        """Merge the rows of a JSONL export into the store, in one transaction; returns the rows read."""
+        path = Path(path)
+        rows = []
+        for number, row in jsonl_objects(path, "JSON in the abstract store export"):
+            if not isinstance(row, dict) or not row.get("id"):
+                raise UserError(f"{path}:{number}: id: expected an object with an 'id'")
+            rows.append(row)
+        with self.batch():
+            for row in rows:
+                found_by = str(row.get("source", "") or "")
+                tried = [s for s in row.get("tried", []) if isinstance(s, str) and s != found_by]
+                pid, title = str(row["id"]), str(row.get("title", "") or "")
+                self.record(pid, title, found_by, str(row.get("abstract", "") or ""),
+                            str(row.get("arxiv_id", "") or ""), str(row.get("doi", "") or ""))
+                for source in tried:
+                    self.record(pid, title, source)
+        return len(rows)
 
 
 def store_rows(corpus) -> list[dict]:
     """Abstract rows from a corpus's store; empty when it has none."""
     path = store_path(getattr(corpus, "path", None))
-    return AbstractStore.load(path).as_abstract_rows() if path.exists() else []
+    if not path.exists() and not path.with_name(LEGACY_FILE).exists():
+        return []
+    with AbstractStore.load(path) as store:
+        return store.as_abstract_rows()

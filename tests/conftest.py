@@ -11,6 +11,21 @@ SHARED = ROOT.parent / "shared"
 ABSTRACTS = SHARED / "corpus" / "abstracts-dev.jsonl"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory) -> Path:
+    """Every test, and every command a test starts, uses a temporary cache: never the user's ~/.cache/mimtax."""
+    import os
+
+    folder = tmp_path_factory.mktemp("mimtax-cache")
+    old = os.environ.get("MIMTAX_CACHE")
+    os.environ["MIMTAX_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("MIMTAX_CACHE", None)
+    else:
+        os.environ["MIMTAX_CACHE"] = old
+
+
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     """A writable copy of the shipped corpus folder."""

@@ -279,7 +279,7 @@ def test_enrich_keeps_progress_and_resumes_after_a_failure(server, corpus):
     base, service = server(handler)
     with pytest.raises(FetchError, match="run the same command again to resume"):
         enrich(corpus, client=OpenAlexClient(fast_http(base, retries=1), batch_size=2), progress=False)
-    store = AbstractStore.load(corpus / "store" / "abstracts.jsonl")
+    store = AbstractStore.load(corpus / "store" / "abstracts.sqlite")
     assert {pid for pid in store.rows if store.abstract(pid)} == {"p1", "p2"}  # the first batch survived
     healthy["on"] = True
     service.log.clear()
@@ -287,7 +287,7 @@ def test_enrich_keeps_progress_and_resumes_after_a_failure(server, corpus):
     asked = {d for e in service.log for d in e["query"]["filter"].split(":", 1)[1].split("|")}
     assert "10.48550/arxiv.2101.00001" not in asked and "10.48550/arxiv.2201.00003" in asked
     assert summary.asked == 4 and summary.already_done == 2 and summary.abstracts_found == 4
-    store = AbstractStore.load(corpus / "store" / "abstracts.jsonl")
+    store = AbstractStore.load(corpus / "store" / "abstracts.sqlite")
     assert all(store.abstract(p[0]) == abstract_of(p[0]) for p in PAPERS)
     assert store.rows["p6"]["arxiv_id"] == ""  # OpenAlex had no arXiv DOI for the title-only paper
     again = enrich(corpus, client=OpenAlexClient(fast_http(base), batch_size=2), progress=False)
@@ -314,7 +314,7 @@ def test_enrich_cli_end_to_end_and_network_failure(server, corpus):
                    MIMTAX_S2_URL="http://127.0.0.1:9")
     # every paper has an abstract now, so nothing is asked: no network needed
     assert dead.returncode == 0 and "asked about 0 papers" in dead.stdout
-    (corpus / "store" / "abstracts.jsonl").unlink()
+    (corpus / "store" / "abstracts.sqlite").unlink()
     failed = run_cli("enrich", "--corpus", str(corpus), "--source", "arxiv", MIMTAX_ARXIV_URL="http://127.0.0.1:9",
                      MIMTAX_HTTP_RETRIES="0")
     assert failed.returncode == 1 and "Traceback" not in failed.stderr

@@ -42,31 +42,36 @@ def enrich(corpus: Corpus | str | Path | None = None, source: str = "openalex", 
     source = client.name
     path = Path(store) if store else store_path(corpus.path)
     kept = AbstractStore.load(path)
-    papers = [{"id": r.id, "title": r.title, "arxiv_id": r.arxiv_id or kept.rows.get(r.id, {}).get("arxiv_id", ""),
-               "doi": getattr(r, "doi", "") or kept.rows.get(r.id, {}).get("doi", "")}
+    known = kept.rows
+    papers = [{"id": r.id, "title": r.title, "arxiv_id": r.arxiv_id or known.get(r.id, {}).get("arxiv_id", ""),
+               "doi": getattr(r, "doi", "") or known.get(r.id, {}).get("doi", "")}
               for r in corpus.papers.itertuples(index=False)]
-    todo = [p for p in papers if not kept.abstract(p["id"]) and (retry_missing or not kept.tried(p["id"], source))]
+    todo = [p for p in papers if not known.get(p["id"], {}).get("abstract")
+            and (retry_missing or source not in known.get(p["id"], {}).get("tried", []))]
     done = len(papers) - len(todo)
     todo = todo[:limit] if limit is not None else todo
     abstracts = arxiv_ids = 0
     from rich.progress import Progress
 
-    with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task(f"asking {source}", total=len(todo))
-        for start in range(0, len(todo), client.batch_size):
-            batch = todo[start:start + client.batch_size]
-            try:
-                found = client.fetch(batch)
-            except FetchError as exc:
-                raise FetchError(f"{exc}; {abstracts} abstracts fetched before the failure are kept in {path}; "
-                                 "run the same command again to resume") from None
-            for paper in batch:
-                hit = found.get(paper["id"])
-                had_arxiv = bool(paper["arxiv_id"])
-                kept.record(paper["id"], paper["title"], source, hit.abstract if hit else "",
-                            hit.arxiv_id if hit else "", hit.doi if hit else "")
-                abstracts += bool(hit and hit.abstract)
-                arxiv_ids += bool(hit and hit.arxiv_id and not had_arxiv)
-            kept.save()
-            bar.advance(task, len(batch))
+    try:
+        with Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task(f"asking {source}", total=len(todo))
+            for start in range(0, len(todo), client.batch_size):
+                batch = todo[start:start + client.batch_size]
+                try:
+                    found = client.fetch(batch)
+                except FetchError as exc:
+                    raise FetchError(f"{exc}; {abstracts} abstracts fetched before the failure are kept in {path}; "
+                                     "run the same command again to resume") from None
+                with kept.batch():  # one transaction a batch: kept whole, or not at all
+                    for paper in batch:
+                        hit = found.get(paper["id"])
+                        had_arxiv = bool(paper["arxiv_id"])
+                        kept.record(paper["id"], paper["title"], source, hit.abstract if hit else "",
+                                    hit.arxiv_id if hit else "", hit.doi if hit else "")
+                        abstracts += bool(hit and hit.abstract)
+                        arxiv_ids += bool(hit and hit.arxiv_id and not had_arxiv)
+                bar.advance(task, len(batch))
+    finally:
+        kept.close()
     return EnrichSummary(source, path, len(todo), abstracts, arxiv_ids, done, client.http.requests)

@@ -1,0 +1,246 @@
+"""Nothing lost: `corpus import --force` replaces only an earlier import's files; the abstract store and the
+embedding cache lose nothing when two processes write at once; a cache that cannot be written only warns."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taxonomy import embeddings
+from taxonomy.store import AbstractStore
+from tests.conftest import DATA, ROOT, run_cli
+
+BIB = """@article{a1, title = {Masked Patches for Everyone}, author = {Doe, Jane}, year = {2023},
+  abstract = {We hide patches and predict them.}}
+@article{a2, title = {Another Masked Modeling Paper}, author = {Roe, Rick}, year = {2024}}
+"""
+OTHER_BIB = """@article{b1, title = {A Third Masked Paper}, author = {Poe, Pat}, year = {2022}}
+"""
+
+
+def tree_snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write_bib(tmp_path: Path, name: str = "refs.bib", text: str = BIB) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- corpus import --force ------------------------------------------------------------------------------
+
+def test_force_refuses_a_folder_that_no_import_wrote(tmp_path):
+    """The reported data loss: `--out data --force` deleted SOURCES.md, results.csv, taxonomies/, scripts/."""
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    before = tree_snapshot(data)
+    result = run_cli("corpus", "import", str(write_bib(tmp_path)), "--out", str(data), "--force")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "not written by `mimtax corpus import`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert tree_snapshot(data) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "refs.bib"]  # no staging folder left
+
+
+def test_force_refuses_an_unrelated_folder(tmp_path):
+    home = tmp_path / "home" / "folder"
+    home.mkdir(parents=True)
+    (home / "thesis.tex").write_text("my thesis", encoding="utf-8")
+    result = run_cli("corpus", "import", str(write_bib(tmp_path)), "--out", str(home), "--force")
+    assert result.returncode == 1 and (home / "thesis.tex").read_text(encoding="utf-8") == "my thesis"
+    assert [p.name for p in home.iterdir()] == ["thesis.tex"]
+
+
+def test_force_replaces_only_the_import_files(tmp_path):
+    out = tmp_path / "corpus"
+    first = run_cli("corpus", "import", str(write_bib(tmp_path)), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    marker = json.loads((out / "import.json").read_text(encoding="utf-8"))
+    assert marker["written_by"] == "mimtax corpus import" and "papers.csv" in marker["outputs"]
+    # the user adds their own files next to the import, and enrich adds to the store
+    (out / "notes.md").write_text("mine", encoding="utf-8")
+    (out / "taxonomies").mkdir()
+    shutil.copy(DATA / "taxonomies" / "awesome_mim.yaml", out / "taxonomies" / "awesome_mim.yaml")
+    with AbstractStore.load(out / "store" / "abstracts.sqlite") as store:
+        store.record("another-masked-modeling-paper", "Another Masked Modeling Paper", "openalex",
+                      "Fetched by enrich.")
+    second = run_cli("corpus", "import", str(write_bib(tmp_path, "other.bib", OTHER_BIB)), "--out", str(out),
+                     "--force")
+    assert second.returncode == 0, second.stderr
+    assert (out / "notes.md").read_text(encoding="utf-8") == "mine"
+    assert (out / "taxonomies" / "awesome_mim.yaml").exists()
+    papers = (out / "papers.csv").read_text(encoding="utf-8")
+    assert "A Third Masked Paper" in papers and "Masked Patches for Everyone" not in papers
+    with AbstractStore.load(out / "store" / "abstracts.sqlite") as store:
+        assert store.abstract("another-masked-modeling-paper") == "Fetched by enrich."  # enrich's work survives
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging or set-aside folder left
+
+
+def test_force_removes_the_taxonomy_an_earlier_import_made(tmp_path):
+    md = tmp_path / "list.md"
+    md.write_text("# Awesome\n## Video\n* **Masked Video Things**<br>\n", encoding="utf-8")
+    out = tmp_path / "corpus"
+    made = run_cli("corpus", "import", str(md), "--out", str(out), "--taxonomy-from-headings")
+    assert made.returncode == 0, made.stderr
+    assert (out / "taxonomies" / "headings.yaml").exists()
+    again = run_cli("corpus", "import", str(write_bib(tmp_path)), "--out", str(out), "--force")
+    assert again.returncode == 0, again.stderr
+    assert not (out / "taxonomies").exists()  # the import's own file and the folder it made are gone
+
+
+@pytest.mark.parametrize("target", ["file", "dot-nonempty"])
+def test_import_out_that_is_a_file_or_the_current_folder(tmp_path, target):
+    bib = write_bib(tmp_path)
+    if target == "file":
+        result = run_cli("corpus", "import", str(bib), "--out", str(bib))
+        assert "is a file" in result.stderr
+    else:
+        result = run_cli("corpus", "import", str(bib), "--out", ".", cwd=tmp_path)
+        assert "not empty" in result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert bib.read_text(encoding="utf-8") == BIB
+
+
+def test_import_into_the_current_empty_folder(tmp_path):
+    bib = write_bib(tmp_path)
+    here = tmp_path / "here"
+    here.mkdir()
+    result = run_cli("corpus", "import", str(bib), "--out", ".", cwd=here)
+    assert result.returncode == 0, result.stderr
+    assert (here / "papers.csv").exists() and (here / "import.json").exists()
+
+
+def test_imported_folder_follows_the_umask(tmp_path):
+    out = tmp_path / "corpus"
+    result = run_cli("corpus", "import", str(write_bib(tmp_path)), "--out", str(out))
+    assert result.returncode == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+# --- the abstract store ---------------------------------------------------------------------------------
+
+WRITER = textwrap.dedent("""
+    import sys
+    from taxonomy.store import AbstractStore
+    path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    store = AbstractStore.load(path)
+    for start in range(0, n, 5):
+        with store.batch():
+            for i in range(start, min(n, start + 5)):
+                store.record(f"{tag}-{i}", f"title {i}", tag, f"abstract {tag} {i}")
+                store.record(f"shared-{i}", f"title {i}", tag)
+    store.close()
+""")
+
+
+def run_together(script: str, *arg_lists: list[str]) -> None:
+    """Start every writer before waiting for any, so that they overlap."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.PIPE, text=True)
+             for args in arg_lists]
+    for proc in procs:
+        _, err = proc.communicate(timeout=None)
+        assert proc.returncode == 0, err
+
+
+def test_two_enrich_writers_lose_nothing(tmp_path):
+    path = tmp_path / "store" / "abstracts.sqlite"
+    run_together(WRITER, [str(path), "openalex", "60"], [str(path), "arxiv", "60"])
+    with AbstractStore.load(path) as store:
+        rows = store.rows
+        assert len(rows) == 180
+        assert all(rows[f"{tag}-{i}"]["abstract"] == f"abstract {tag} {i}" for tag in ("openalex", "arxiv")
+                   for i in range(60))
+        assert all(rows[f"shared-{i}"]["tried"] == ["arxiv", "openalex"] for i in range(60))  # both merged
+
+
+def test_store_batch_is_all_or_nothing_and_never_overwrites_a_find(tmp_path):
+    store = AbstractStore.load(tmp_path / "abstracts.sqlite")
+    store.record("p1", "T", "arxiv", "first find")
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            store.record("p2", "T2", "arxiv", "lost with the batch")
+            raise RuntimeError("interrupted")
+    store.record("p1", "T", "openalex", "second find", arxiv_id="2101.00001")
+    assert store.get("p2") is None
+    assert store.rows["p1"] == {"id": "p1", "title": "T", "abstract": "first find", "arxiv_id": "2101.00001",
+                                "doi": "", "source": "arxiv", "tried": ["arxiv", "openalex"]}
+    store.close()
+
+
+def test_store_jsonl_export_import_and_legacy_migration(tmp_path):
+    store = AbstractStore.load(tmp_path / "a" / "abstracts.sqlite")
+    store.record("p1", "T1", "arxiv", "one", doi="10.1/x")
+    store.record("p1", "T1", "openalex")
+    store.record("p2", "T2", "semanticscholar")
+    assert store.export_jsonl(tmp_path / "export.jsonl") == 2
+    legacy = tmp_path / "b" / "abstracts.jsonl"  # a store written before SQLite
+    legacy.parent.mkdir()
+    shutil.copy(tmp_path / "export.jsonl", legacy)
+    migrated = AbstractStore.load(tmp_path / "b" / "abstracts.sqlite")
+    assert migrated.rows == store.rows
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "p9"}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(Exception, match=r"bad.jsonl:2: id"):
+        migrated.import_jsonl(bad)
+    assert migrated.get("p9") is None  # nothing of the bad file was kept
+    store.close()
+    migrated.close()
+
+
+# --- the embedding cache --------------------------------------------------------------------------------
+
+CACHE_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from taxonomy.embeddings import EmbeddingCache
+    root, tag, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    for r in range(rounds):
+        cache = EmbeddingCache(root, "fake")
+        keys = [f"{tag}-{r}-{i}" for i in range(3)]
+        cache.add(keys, np.full((3, 4), r, np.float32))
+""")
+
+
+def test_two_cache_writers_lose_no_keys_and_raise_nothing(tmp_path):
+    run_together(CACHE_WRITER, [str(tmp_path), "a", "25"], [str(tmp_path), "b", "25"])
+    cache = embeddings.EmbeddingCache(tmp_path, "fake")
+    assert sorted(cache.keys) == sorted(f"{t}-{r}-{i}" for t in "ab" for r in range(25) for i in range(3))
+    vectors, missing = cache.lookup(["a-7-1", "b-24-2"])
+    assert not missing and vectors[:, 0].tolist() == [7.0, 24.0]
+    assert not [p for p in (tmp_path / "fake").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unwritable_cache_warns_and_still_embeds(tmp_path, monkeypatch, capsys):
+    class Encoder:
+        def __init__(self, name="fake", device="cpu"):
+            pass
+
+        def encode(self, texts, progress=True):
+            return np.ones((len(texts), 3), np.float32)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(embeddings, "SentenceEncoder", Encoder)
+    monkeypatch.setattr(embeddings.tempfile, "mkstemp", refuse)  # root ignores chmod, so refuse like a read-only disk
+    out = embeddings.embed(["alpha", "beta"], "fake", tmp_path, progress=False)
+    assert out.shape == (2, 3)
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_the_suite_never_touches_the_users_cache(private_cache):
+    """Embeddings made by tests go to the session's temporary cache (tests/conftest.py)."""
+    assert embeddings.default_cache_dir() == private_cache
+    assert Path.home() not in private_cache.parents
