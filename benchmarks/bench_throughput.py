@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
 from reference_impls import build_method  # noqa: E402
+from reference_impls.flops import peak_tflops, step_flops  # noqa: E402
 from reference_impls.train import autocast  # noqa: E402
 
-PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}  # dense bf16
 CONFIGS = {"vit-t/4@32": dict(size="tiny", patch=4, image=32), "vit-s/16@224": dict(size="small", patch=16, image=224)}
 
 
@@ -46,17 +46,6 @@ def matmul_tflops(device: str, n: int = 4096, repeat: int = 10) -> float:
 def sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
-
-
-def step_flops(method, images, device: str) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        with autocast(device):
-            loss = method(images)
-        loss.backward()
-    method.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
 
 
 def measure(name: str, cfg: dict, batch: int, steps: int, device: str, compile_: bool, **options) -> dict:
@@ -97,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     device = args.device
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
-    peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in gpu), None)
+    peak = args.peak_tflops or peak_tflops(gpu)
     baseline = matmul_tflops(device)
     batches = {"vit-t/4@32": args.batch_small or (1024 if device == "cuda" else 32),
                "vit-s/16@224": args.batch_large or (256 if device == "cuda" else 4)}

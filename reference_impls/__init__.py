@@ -20,6 +20,9 @@ class MethodInfo:
     masking: str  # random, block-wise, attention-guided, ...
     summary: str
     options: tuple[tuple[str, object], ...] = ()  # constructor options, e.g. (("masking", "attention"),)
+    # the probe the verdict is decided on, declared before any run (the others are reported as secondary):
+    # a frozen linear probe, because with few labels it depends least on a fine-tuning recipe
+    primary_probe: str = "linear_probe"
 
 
 METHODS: dict[str, MethodInfo] = {

@@ -69,7 +69,11 @@ def block_mask(batch: int, grid: int, ratio: float, generator: torch.Generator |
     # exact count: keep block patches, trimming the last-added rectangle from its far edge (no holes)
     keep_upto = torch.arange(tries)[None, :] <= first[:, None]
     order = torch.where(rects & keep_upto[..., None], torch.arange(tries)[None, :, None], tries).amin(1).float()
-    scores = 4 * blocks - 2 * order / tries - 0.5 * torch.arange(n) / n + 0.01 * u(batch, n)
+    # ...from a side drawn per image (top, bottom, left or right), so no border is masked more often than another
+    row, col = torch.arange(n) // grid, torch.arange(n) % grid
+    sides = torch.stack([row, grid - 1 - row, col, grid - 1 - col]).float() / grid  # 4, N
+    side = (u(batch) * 4).long().clamp_max(3)
+    scores = 4 * blocks - 2 * order / tries - 0.5 * sides[side] + 0.01 * u(batch, n)
     return _top_k_mask(scores, target).to(device)
 
 

@@ -1,4 +1,4 @@
-"""`mimtax run`: pretrain a method, evaluate three arms over seeds, write report.json / report.md / pictures."""
+"""`mimtax run`: pretrain a method, evaluate four arms over seeds, judge, write report.json / report.md / pictures."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from reference_impls import build_method, method_info
 from reference_impls.data import Splits, load
-from reference_impls.evaluate import ARMS, PROBES, EvalConfig, evaluate_arm, summarise
+from reference_impls.evaluate import PROBES, EvalConfig, evaluate_arm, outcomes_by_arm, summarise
+from reference_impls.verdict import judge
 from reference_impls.train import TrainConfig, pretrain, save_checkpoint
 
 PRESETS = {
@@ -22,14 +24,38 @@ PRESETS = {
                   eval=EvalConfig(probe_steps=100, finetune_steps=15, batch_size=100), seeds=3),
     "verify": dict(size="tiny", patch=4, pool=50_000,
                    train=TrainConfig(steps=6000, batch_size=512, lr=1.5e-3, warmup_steps=300, compile=True),
-                   eval=EvalConfig(probe_steps=500, finetune_steps=300, batch_size=100), seeds=3),
+                   eval=EvalConfig(probe_steps=500, finetune_steps=300, batch_size=100), seeds=5),
 }
 
 
 def _device(requested: str) -> str:
-    if requested == "cuda" and not torch.cuda.is_available():
+    if requested != "cpu" and not requested.startswith("cuda"):
+        raise ValueError(f"--device '{requested}': choose cpu or cuda (cuda:N for one of several GPUs)")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but no CUDA device is available; use --device cpu")
     return requested
+
+
+def _check_counts(seeds: int | None, steps: int | None, epochs: float | None) -> None:
+    for name, value in (("--seeds", seeds), ("--steps", steps), ("--epochs", epochs)):
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} {value}: expected a number above 0")
+
+
+def fixed_arms(splits: Splits, cfg: EvalConfig, seed: int) -> dict:
+    """The arms that learn nothing before the probes (raw pixels, pooled HOG): the same for every method."""
+    from reference_impls.handcrafted import HOGFeatures
+
+    hog = HOGFeatures(splits.image_size, splits.channels).to(splits.train_x.device)
+    return {"pixels": evaluate_arm(None, splits, cfg, seed), "hog": evaluate_arm(hog, splits, cfg, seed)}
+
+
+def evaluate_seed(pretrained, random_init, splits: Splits, cfg: EvalConfig, seed: int,
+                  fixed: dict | None = None) -> dict:
+    """Every arm scored with the same recipe on the same labelled split and test images."""
+    return {"pretrained": evaluate_arm(pretrained, splits, cfg, seed),
+            "random_init": evaluate_arm(random_init, splits, cfg, seed),
+            **(fixed or fixed_arms(splits, cfg, seed))}
 
 
 def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epochs: float | None = None,
@@ -39,11 +65,14 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
     info = method_info(method)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset '{preset}': {', '.join(PRESETS)}")
+    _check_counts(seeds, steps, epochs)
     spec = PRESETS[preset]
     device = _device(device)
     n_seeds = seeds or spec["seeds"]
     out = Path(out or f"runs/{method}-{data}-{preset}")
-    out.mkdir(parents=True, exist_ok=True)
+    from taxonomy.fsutil import check_writable
+
+    check_writable(out)
     eval_cfg = replace(spec["eval"], flips=data == "shapes")
     runs, trainings = [], []
     last_method, last_data = None, None
@@ -51,7 +80,7 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
     for seed in range(n_seeds):
         splits: Splits = load(data, seed=seed, path=data_path, pool=spec["pool"]).to(device)
         patch = spec["patch"] if splits.image_size % spec["patch"] == 0 else 2
-        train_cfg = replace(spec["train"], device=device, seed=seed, compile=spec["train"].compile and device == "cuda")
+        train_cfg = replace(spec["train"], device=device, seed=seed, compile=spec["train"].compile and device != "cpu")
         if epochs is not None:
             train_cfg = replace(train_cfg, steps=max(1, int(epochs * len(splits.pretrain) / train_cfg.batch_size)))
         if steps is not None:
@@ -61,17 +90,19 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
         trainings.append(pretrain(model, splits, train_cfg, progress))
         torch.manual_seed(seed + 10_000)
         random_init = build_method(method, splits.image_size, patch, splits.channels, spec["size"]).to(device)
-        runs.append({
-            "pretrained": evaluate_arm(model.encoder, splits, eval_cfg, seed),
-            "random_init": evaluate_arm(random_init.encoder, splits, eval_cfg, seed),
-            "pixels": evaluate_arm(None, splits, eval_cfg, seed),
-        })
+        runs.append(evaluate_seed(model.encoder, random_init.encoder, splits, eval_cfg, seed))
         last_method, last_data = model, splits
+    reason = "smoke run: it checks the plumbing, never a verdict" if preset == "smoke" else ""
+    test = judge({method: outcomes_by_arm(runs, info.primary_probe)}, len(last_data.classes),
+                 info.primary_probe, reason=reason)[method]
+    results = summarise(runs)
+    results["verdict"] = test.as_dict()
     report = {
         "method": method, "papers": list(info.papers), "target": info.target, "data": data, "preset": preset,
         "device": device_name(device), "software": software(), "date": date.today().isoformat(),
         "command": f"mimtax run {method} --data {data} --preset {preset} --device {device} --seeds {n_seeds}"
-                   + (f" --epochs {epochs}" if epochs is not None else "") + (f" --steps {steps}" if steps else ""),
+                   + (f" --epochs {epochs}" if epochs is not None else "")
+                   + (f" --steps {steps}" if steps is not None else ""),
         "model": {"size": spec["size"], "patch": patch, "image_size": last_data.image_size,
                   "parameters": sum(p.numel() for p in last_method.encoder.parameters())},
         "train": trainings[-1]["config"], "eval": asdict(eval_cfg),
@@ -81,17 +112,31 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
             "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
             "history_last_seed": trainings[-1]["history"],
         },
-        "results": summarise(runs), "total_wall_s": time.perf_counter() - started,
+        "results": results, "total_wall_s": time.perf_counter() - started,
         "prepared": trainings[-1].get("prepared") or None, "diagnostics": trainings[-1].get("diagnostics") or None,
     }
     save_checkpoint(last_method, out / "checkpoint.safetensors")
     if last_method.pixel_target:
         reconstruction_grid(last_method, last_data, out / "reconstruction.png")
-    tmp = out / ".report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out / "report.json")
-    (out / "report.md").write_text(report_markdown(report), encoding="utf-8")
+    save_outcomes(runs, out / "outcomes.npz")
+    write_text_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
+    write_text_atomic(out / "report.md", report_markdown(report))
     return report
+
+
+def save_outcomes(runs: list[dict], path: Path) -> None:
+    """Per seed, arm and probe, which test images were right: what the verdict can be recomputed from."""
+    arrays = {f"{arm}.{probe}": np.stack([r[arm][probe] for r in runs]) for arm in runs[0] for probe in PROBES}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    tmp.replace(path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def device_name(device: str) -> str:
@@ -106,15 +151,25 @@ def software() -> dict:
 
 
 def overall_verdict(report: dict) -> str:
-    verdicts = report["results"]["verdicts"]
-    helped = [p for p in PROBES if verdicts[p]["verdict"] == "helped"]
-    if helped:
-        return "; ".join(f"{p}: {verdicts[p]['text']}" for p in helped)
-    return "no verdict: pretrained and random-init are not separated by more than twice the pooled std on any probe"
+    return report["results"]["verdict"]["text"]
+
+
+def comparison_lines(verdict: dict) -> list[str]:
+    """The verdict's comparisons as a Markdown table."""
+    conf = 1 - 2 * verdict["holm_level"]
+    lines = [f"| pretrained minus | difference, points | {conf:.1%} interval | must clear | p |", "|---|---|---|---|---|"]
+    for c in verdict["comparisons"]:
+        lo, hi = c["interval"]
+        lines.append(f"| {c['baseline']} | {c['mean']:+.1f} | {lo:+.1f} to {hi:+.1f} | {c['margin']:+.1f} | "
+                     f"{c['p_value']:.4f} |")
+    return lines
 
 
 def report_markdown(report: dict) -> str:
     res = report["results"]
+    verdict = res["verdict"]
+    primary = verdict["primary_probe"]
+    arms = list(res["arms"])
     lines = [f"# {report['method']} on {report['data']} ({report['preset']} preset)", "",
              f"Device: {report['device']}; torch {report['software']['torch']}; date {report['date']}.",
              f"Reproduce: `{report['command']}`", "",
@@ -123,14 +178,17 @@ def report_markdown(report: dict) -> str:
              f"held-out loss {report['pretraining']['heldout_loss_before'][-1]:.4f} → {report['pretraining']['heldout_loss_after'][-1]:.4f} (last seed).",
              *( [f"Tokenizer / monitors: {json.dumps({**(report.get('prepared') or {}), **(report.get('diagnostics') or {})})}"]
                 if report.get("prepared") or report.get("diagnostics") else []),
-             "", f"Accuracy on the test split, % (mean ± std over {res['seeds']} seeds):", "",
-             "| arm | " + " | ".join(PROBES) + " |", "|---|" + "---|" * len(PROBES)]
-    for arm in ARMS:
+             "", f"Accuracy on the test split, % (mean ± std over {res['seeds']} seeds; chance "
+                 f"{verdict['chance']:.1f} %). Primary probe, declared before the run: **{primary}**; the others are "
+                 "secondary and decide nothing.", "",
+             "| arm | " + " | ".join(p + (" (primary)" if p == primary else "") for p in PROBES) + " |",
+             "|---|" + "---|" * len(PROBES)]
+    for arm in arms:
         cells = [f"{res['arms'][arm][p]['mean']:.1f} ± {res['arms'][arm][p]['std']:.1f}" for p in PROBES]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-    lines += ["", "Verdicts (pretrained vs random-init):", ""]
-    lines += [f"- {p}: {res['verdicts'][p]['text']}" for p in PROBES]
-    lines += ["", f"**{overall_verdict(report)}**", ""]
+    lines += ["", f"Comparisons on {primary}, paired by seed and test image (bootstrap over both):", ""]
+    lines += comparison_lines(verdict)
+    lines += ["", f"**{verdict['text']}**", ""]
     return "\n".join(lines)
 
 

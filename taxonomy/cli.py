@@ -18,7 +18,18 @@ from taxonomy.errors import UserError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A living taxonomy of masked image modeling.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate a corpus.")
 app.add_typer(corpus_app, name="corpus")
-console = Console() if sys.stdout.isatty() else Console(width=200)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader of a pipe left (`mimtax categories | head -1`): stop quietly with success, not rich's exit 1."""
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
+
+
+console = _Console() if sys.stdout.isatty() else _Console(width=200)
 
 CorpusOption = typer.Option(None, "--corpus", help="Corpus folder (papers.csv + taxonomies/); default: shipped data.")
 
@@ -33,7 +44,7 @@ def _table(title: str, frame, columns: list[str]) -> Table:
 
 
 @corpus_app.command("info")
-def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(15, help="Venues to list.")) -> None:
+def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(15, min=1, help="Venues to list.")) -> None:
     """Counts per taxonomy node, year and venue."""
     from taxonomy.corpus import load_corpus
     from taxonomy.stats import compute_counts, compute_node_counts, compute_summary
@@ -147,7 +158,13 @@ def dendrogram(
     from taxonomy.fsutil import check_writable
     from taxonomy.painter import Painter
 
+    import signal
+
+    # SIGTERM unwinds like Ctrl-C, so the staging and drawing folders are removed on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     start = time.perf_counter()
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise UserError(f"--cache {cache}: is a file; give a folder for the embedding cache")
     check_writable(out)
     painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
     from taxonomy.dendrogram import build_dendrogram
@@ -181,10 +198,10 @@ def run(
     data: str = typer.Option("shapes", help="shapes | digits | imagefolder | cifar10 | cifar100."),
     data_path: Optional[Path] = typer.Option(None, help="Local folder for imagefolder / cifar10 / cifar100."),
     preset: str = typer.Option("smoke", help="smoke (CPU, seconds) | verify (GPU, the real check)."),
-    epochs: Optional[float] = typer.Option(None, help="Pretraining epochs over the unlabelled pool."),
-    steps: Optional[int] = typer.Option(None, help="Pretraining steps (overrides the preset and --epochs)."),
+    epochs: Optional[float] = typer.Option(None, min=0.0, help="Pretraining epochs over the unlabelled pool."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Pretraining steps (overrides the preset and --epochs)."),
     device: str = typer.Option("cpu", help="cpu | cuda."),
-    seeds: Optional[int] = typer.Option(None, help="Seeds (default: the preset's, 3)."),
+    seeds: Optional[int] = typer.Option(None, min=1, help="Seeds (default: the preset's: smoke 3, verify 5)."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/METHOD-DATA-PRESET)."),
     list_methods: bool = typer.Option(False, "--list", help="List the methods and the papers they implement."),
 ) -> None:
@@ -222,6 +239,29 @@ def run(
     console.print(f"wrote {target}/report.json, report.md" + (", reconstruction.png" if (target / "reconstruction.png").exists() else "")
                   + ", checkpoint.safetensors")
     console.print(f"[bold]verdict:[/bold] {overall_verdict(report)}")
+
+
+@app.command()
+def verify(
+    methods: Optional[str] = typer.Option(None, help="Comma-separated methods (default: all eight)."),
+    budget_minutes: float = typer.Option(8.0, min=0.0,
+                                         help="Wall-clock budget for the whole run, compilation included."),
+    device: str = typer.Option("cuda", help="cuda | cpu (cpu runs at reduced scale, labelled 'CPU scale')."),
+    seeds: int = typer.Option(5, min=1, help="Seeds per method (a verdict needs at least 5)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="A few steps per method: checks the plumbing, no verdict."),
+    out: Path = typer.Option(Path("reports/verification"), help="Output folder (summary.md, summary.json)."),
+) -> None:
+    """Pretrain every method within a time budget and judge them together (Holm-corrected verdicts)."""
+    from reference_impls.verify import verify as run_verify
+
+    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    try:
+        summary = run_verify(names, budget_minutes, device, seeds, dry_run, out)
+    except (ValueError, KeyError) as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+    for row in summary["methods"]:
+        console.print(f"[bold]{row['method']}[/bold]: {row['verdict']['text']}")
+    console.print(f"wrote {out / 'summary.md'} and summary.json ({summary['scale']}, {summary['wall_s'] / 60:.1f} min)")
 
 
 def _emit(frame, fmt: str, title: str) -> None:
@@ -277,7 +317,7 @@ def query(
     search: Optional[str] = typer.Option(None, help="Free text: rank by semantic similarity."),
     abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for --search."),
     sort: Optional[str] = typer.Option(None, help="year | -year | title | method | venue | top1 | -top1 | score."),
-    limit: Optional[int] = typer.Option(None, help="At most this many rows."),
+    limit: Optional[int] = typer.Option(None, min=1, help="At most this many rows."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json | markdown."),
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
@@ -307,7 +347,7 @@ def place(
     title: Optional[str] = typer.Option(None, help="Title of the new paper."),
     abstract: Optional[str] = typer.Option(None, help="Its abstract (better placement)."),
     file: Optional[Path] = typer.Option(None, help="JSONL of new papers (title, abstract)."),
-    top: int = typer.Option(3, help="Candidate nodes per taxonomy level."),
+    top: int = typer.Option(3, min=1, help="Candidate nodes per taxonomy level."),
     abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for the corpus papers."),
     fmt: str = typer.Option("table", "--format", help="table | json."),
     corpus: Optional[Path] = CorpusOption,
@@ -319,9 +359,13 @@ def place(
 
     if bool(title) == bool(file):
         raise UserError("give either --title (with --abstract) or --file new.jsonl")
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format '{fmt}': choose table or json")
     if file:
         rows = read_abstracts(file)
         titles = [str(r.get("title", "")) for r in rows]
+        if not rows:
+            raise UserError(f"{file}: holds no papers; expected one JSON object a line with a 'title'")
         if not all(titles):
             raise UserError(f"{file}: every line needs a 'title'")
         texts = [str(r.get("abstract", "") or "") for r in rows]
@@ -370,6 +414,15 @@ def main() -> None:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:  # `mimtax categories | head -1`: the reader left; that is not an error
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        sys.exit(0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -21,11 +21,15 @@ def check_writable(out: Path) -> None:
 
 def jsonl_objects(path: Path, what: str = "JSON") -> Iterator[tuple[int, object]]:
     """(line number, parsed value) for each non-empty line; invalid JSON is a one-line error naming file and line."""
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserError(f"{path}:{number}: -: not UTF-8 text (save the file as UTF-8 JSON lines)") from None
             if not line.strip():
                 continue
             try:
                 yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{number}: -: invalid {what} ({exc.msg})") from None
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise UserError(f"{path}:{number}: -: invalid {what} ({getattr(exc, 'msg', 'nested too deeply')})") from None

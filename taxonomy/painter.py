@@ -48,6 +48,9 @@ def picture_data(result, scores: bool = False) -> PictureData:
 
 
 def _serve(conn, folder: str) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us cleanly
     from taxonomy import plotting
 
     plotting.warm_up()

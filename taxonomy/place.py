@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from taxonomy.corpus import Corpus, load_corpus
+from taxonomy.errors import UserError
 from taxonomy.search import Representation, represent
 
 TEMPERATURES = (0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.2)
@@ -71,6 +72,9 @@ class Placer:
 
     def fit(self, corpus: Corpus, abstracts: str | Path | None = None, cache_dir=None, progress: bool = True,
             representation: Representation | None = None) -> "Placer":
+        if not corpus.taxonomies:
+            raise UserError(f"{corpus.path}: this corpus has no taxonomy to place papers in (import it with "
+                            "--taxonomy-from-headings, or add taxonomies/*.yaml)")
         self.corpus_ = corpus
         self.rep_ = representation or represent(corpus, abstracts, cache_dir=cache_dir, progress=progress)
         self.similarity_ = self._blend(self.rep_.dense @ self.rep_.dense.T,

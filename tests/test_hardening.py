@@ -244,3 +244,77 @@ def test_the_suite_never_touches_the_users_cache(private_cache):
     """Embeddings made by tests go to the session's temporary cache (tests/conftest.py)."""
     assert embeddings.default_cache_dir() == private_cache
     assert Path.home() not in private_cache.parents
+
+
+# --- one-line errors instead of tracebacks --------------------------------------------------------------
+
+def one_line_error(result, code: int = 1) -> str:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) >= 1
+    return result.stderr
+
+
+@pytest.mark.parametrize("content", [b'{"title": "Caf\xe9", "abstract": "x"}\n', b"\x00\x01\xff\xfe binary"])
+def test_abstracts_in_latin1_or_binary_name_file_and_line(tmp_path, content):
+    bad = tmp_path / "abstracts.jsonl"
+    bad.write_bytes(content)
+    for args in (["query", "--search", "masked", "--abstracts", str(bad)],
+                 ["place", "--file", str(bad)],
+                 ["dendrogram", "--abstracts", str(bad), "--no-pictures", "--out", str(tmp_path / "out")]):
+        err = one_line_error(run_cli(*args))
+        assert f"{bad}:1: -: not UTF-8" in err
+    assert bad.read_bytes() == content
+
+
+def test_place_errors(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    assert "holds no papers" in one_line_error(run_cli("place", "--file", str(empty)))
+    assert "choose table or json" in one_line_error(run_cli("place", "--title", "x", "--format", "xml"))
+    for top in ("0", "-3"):
+        assert "Invalid value" in one_line_error(run_cli("place", "--title", "x", "--top", top), code=2)
+    corpus = tmp_path / "corpus"
+    assert run_cli("corpus", "import", str(write_bib(tmp_path)), "--out", str(corpus)).returncode == 0
+    assert "no taxonomy" in one_line_error(run_cli("place", "--corpus", str(corpus), "--title", "x"))
+
+
+def test_negative_counts_are_usage_errors(tmp_path):
+    for args in (["query", "--limit", "-1"], ["corpus", "info", "--top", "-1"], ["run", "mae", "--seeds", "0"],
+                 ["run", "mae", "--epochs", "-1"], ["run", "mae", "--steps", "0"], ["verify", "--seeds", "0"]):
+        assert "Invalid value" in one_line_error(run_cli(*args), code=2)
+
+
+def test_cache_that_is_a_file_is_one_line(tmp_path):
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder", encoding="utf-8")
+    err = one_line_error(run_cli("dendrogram", "--cache", str(cache), "--out", str(tmp_path / "out")))
+    assert "is a file" in err and cache.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_broken_pipe_is_not_an_error():
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    result = subprocess.run(f"{sys.executable} -m taxonomy categories | head -1", shell=True, capture_output=True,
+                            text=True, cwd=ROOT, env=env, executable="/bin/bash")
+    assert result.stdout.count("\n") == 1 and "Traceback" not in result.stderr and "Error" not in result.stderr
+    status = subprocess.run(f"set -o pipefail; {sys.executable} -m taxonomy categories | head -1 >/dev/null",
+                            shell=True, cwd=ROOT, env=env, executable="/bin/bash")
+    assert status.returncode == 0
+
+
+def test_interrupted_dendrogram_prints_no_traceback_and_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "taxonomy", "dendrogram", "--out", str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not any(out.glob(".painter-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+    _, err = proc.communicate()
+    assert "Traceback" not in err, err
+    assert proc.returncode in (130, 0)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

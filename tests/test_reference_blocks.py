@@ -79,6 +79,14 @@ def test_coarse_and_block_masks_are_clustered():
     assert neighbours(masking.block_mask(200, 8, 0.4, g)) > random + 0.05
 
 
+def test_block_masks_hit_every_border_equally():
+    """Trimming to the exact count used to mask the top row more often than the bottom one (0.26 vs 0.14)."""
+    g = torch.Generator().manual_seed(2)
+    grid = masking.block_mask(4000, 8, 0.4, g).reshape(-1, 8, 8).float()
+    borders = [grid[:, 0].mean(), grid[:, -1].mean(), grid[:, :, 0].mean(), grid[:, :, -1].mean()]
+    assert max(borders) - min(borders) < 0.02
+
+
 def test_attention_guided_mask_hides_most_attended():
     attention = torch.arange(16, dtype=torch.float32).repeat(3, 1)
     mask = masking.attention_guided_mask(attention, 0.25, randomness=0.0)

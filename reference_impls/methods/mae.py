@@ -81,11 +81,16 @@ class MAE(MIMMethod):
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mask, predicted patches in pixel space): the normalised prediction is mapped back with each
-        patch's true mean and variance, as in the paper's figures."""
+        """(mask, predicted patches in pixel space). The prediction is per-patch normalised, so it is mapped
+        back with statistics of the image's *visible* patches (mean of their means and variances): a masked
+        patch's own statistics would hand the picture part of the answer."""
         mask = self.make_mask(images) if mask is None else mask
         pred = self.decode(images, mask).float()
         if self.norm_pix_loss:
-            raw = patchify(images, self.encoder.patch)
-            pred = pred * (raw.var(-1, keepdim=True) + 1e-6).sqrt() + raw.mean(-1, keepdim=True)
+            raw = patchify(images, self.encoder.patch).float()
+            visible = (~mask).float()[..., None]
+            count = visible.sum(1, keepdim=True)
+            mean = (raw.mean(-1, keepdim=True) * visible).sum(1, keepdim=True) / count
+            var = (raw.var(-1, keepdim=True) * visible).sum(1, keepdim=True) / count
+            pred = pred * (var + 1e-6).sqrt() + mean
         return mask, pred

@@ -5,7 +5,7 @@ Method, in the paper's terms:
 1. Block-wise masking hides about 40 % of the patches; they become a learned mask token inside the encoder.
 2. The target of each masked patch is its Histograms of Oriented Gradients: image gradients, 9 unsigned
    orientation bins weighted by gradient magnitude, one histogram per cell (cell size <= patch size) and per
-   colour channel, L2-normalised per patch.
+   colour channel, L2-normalised per patch (with a noise floor, so flat patches do not become unit-length noise).
 3. A linear head regresses the HOG vector; the loss is mean squared error on masked patches.
 HOG is computed in torch, vectorised over the batch (no per-image loop).
 """
@@ -46,14 +46,20 @@ def hog(images: torch.Tensor, cell: int, bins: int = BINS) -> torch.Tensor:
     return cells.reshape(b, c, bins, h // cell, w // cell).permute(0, 1, 3, 4, 2)
 
 
+NOISE_FLOOR = 0.6  # per sqrt(pixel x channel) of a patch: about the HOG norm that pixel noise alone gives
+
+
 def hog_targets(images: torch.Tensor, patch: int, cell: int) -> torch.Tensor:
-    """Per-patch HOG vectors (B, N, C * (patch / cell)^2 * bins), L2-normalised per patch."""
+    """Per-patch HOG vectors (B, N, C * (patch / cell)^2 * bins), L2-normalised per patch with a noise floor:
+    h / (|h| + floor). Without the floor a flat patch's histogram of pixel noise is blown up to unit length, and
+    the target there is noise; with it, flat patches get short vectors and edges nearly unit ones."""
     h = hog(images, cell)  # B, C, gh*k, gw*k, bins
     b, c, ch, cw, bins = h.shape
     k = patch // cell
     h = h.reshape(b, c, ch // k, k, cw // k, k, bins).permute(0, 2, 4, 1, 3, 5, 6)
     h = h.reshape(b, (ch // k) * (cw // k), -1)
-    return h / (h.norm(dim=-1, keepdim=True) + 1e-6)
+    floor = NOISE_FLOOR * math.sqrt(images.shape[1] * patch * patch)
+    return h / (h.norm(dim=-1, keepdim=True) + floor)
 
 
 class MaskFeat(MaskTokenMethod):

@@ -1,0 +1,189 @@
+"""`mimtax verify`: every method pretrained and judged in one run that fits a time budget.
+
+The data of each seed is rendered once and shared by all methods; each method's step time is measured first,
+then the pretraining steps are sized so that the whole run (evaluation included) fits the budget. All methods
+are judged together, so the Holm correction covers the whole family. Writes `summary.json` and `summary.md`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from reference_impls import METHODS, build_method, method_info
+from reference_impls.data import Splits, shapes
+from reference_impls.evaluate import PROBES, EvalConfig, outcomes_by_arm, summarise
+from reference_impls.flops import peak_tflops, step_flops
+from reference_impls.runner import (_device, comparison_lines, device_name, evaluate_seed, fixed_arms, save_outcomes,
+                                    software, write_text_atomic)
+from reference_impls.train import TrainConfig, pretrain
+from reference_impls.verdict import judge
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Model, data and probe sizes of one kind of verify run."""
+
+    label: str
+    size: str
+    batch: int
+    pool: int
+    test_per_class: int
+    lr: float
+    eval: EvalConfig
+    calibration_steps: int
+    min_steps: int
+    compile: bool = False
+
+
+SCALES = {
+    "gpu": Scale("GPU scale", "tiny", 512, 50_000, 100, 1.5e-3,
+                 EvalConfig(probe_steps=500, finetune_steps=300, batch_size=100), 20, 200, compile=True),
+    "cpu": Scale("CPU scale", "micro", 128, 8192, 100, 1e-3,
+                 EvalConfig(probe_steps=300, finetune_steps=60, batch_size=100), 5, 50),
+    "dry": Scale("dry run", "micro", 16, 256, 10, 1e-3,
+                 EvalConfig(probe_steps=5, finetune_steps=2, batch_size=16), 2, 3),
+}
+
+
+def render_seeds(seeds: int, scale: Scale, device: str) -> dict[int, Splits]:
+    """Each seed's labelled split, unlabelled pool and held-out images, once for all methods."""
+    return {seed: shapes(seed, pool=scale.pool, test_per_class=scale.test_per_class).to(device) for seed in range(seeds)}
+
+
+def train_config(scale: Scale, device: str, steps: int, seed: int) -> TrainConfig:
+    return TrainConfig(steps=steps, batch_size=scale.batch, lr=scale.lr, warmup_steps=max(1, steps // 20),
+                       compile=scale.compile and device != "cpu", device=device, seed=seed)
+
+
+def seconds_per_step(method: str, data: Splits, scale: Scale, device: str) -> tuple[float, float]:
+    """(seconds per step, FLOPs per step) of a method's real training step, after a warm-up (and compilation)."""
+    timings = []
+    for steps in (scale.calibration_steps, 2 * scale.calibration_steps):
+        torch.manual_seed(0)
+        model = build_method(method, data.image_size, 4, data.channels, scale.size).to(device)
+        timings.append(pretrain(model, data, train_config(scale, device, steps, 0), progress=False)["wall_s"])
+    per_step = max((timings[1] - timings[0]) / scale.calibration_steps, timings[1] / (2 * scale.calibration_steps) / 4)
+    images = data.pretrain.get(torch.arange(scale.batch) % len(data.pretrain))
+    flops = step_flops(model, images, device)
+    return per_step, flops
+
+
+def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device: str = "cuda", seeds: int = 5,
+           dry_run: bool = False, out: str | Path = "reports/verification", progress: bool = True) -> dict:
+    """Pretrain and judge every method within the budget; write and return the summary."""
+    methods = list(methods or METHODS)
+    for name in methods:
+        method_info(name)  # unknown names fail before any work
+    if seeds <= 0 or budget_minutes <= 0:
+        raise ValueError("--seeds and --budget-minutes must be above 0")
+    device = _device(device)
+    scale = SCALES["dry" if dry_run else ("cpu" if device == "cpu" else "gpu")]
+    out = Path(out)
+    from taxonomy.fsutil import check_writable
+
+    check_writable(out)
+    started = time.perf_counter()
+    budget = budget_minutes * 60
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
+    data = render_seeds(seeds, scale, device)
+    first = data[0]
+    cost = {name: seconds_per_step(name, first, scale, device) for name in methods}
+    fixed = {}
+    for seed, splits in data.items():
+        eval_start = time.perf_counter()
+        fixed[seed] = fixed_arms(splits, scale.eval, seed)
+    eval_s = time.perf_counter() - eval_start  # two fixed arms: about what the two encoder arms cost
+    left = budget - (time.perf_counter() - started)
+    per_method = left / len(methods)
+    plan = {name: scale.min_steps if dry_run else
+            max(scale.min_steps, int((per_method / seeds - eval_s) / cost[name][0]))
+            for name in methods}
+    say(f"verify: {scale.label} on {device_name(device)}; {len(methods)} methods x {seeds} seeds; steps "
+        + ", ".join(f"{n} {s}" for n, s in plan.items()))
+    per_method_runs, rows = {}, []
+    for name in methods:
+        info = method_info(name)
+        runs, trainings = [], []
+        for seed, splits in data.items():
+            torch.manual_seed(seed)
+            model = build_method(name, splits.image_size, 4, splits.channels, scale.size).to(device)
+            trainings.append(pretrain(model, splits, train_config(scale, device, plan[name], seed),
+                                     progress and sys.stdout.isatty()))
+            torch.manual_seed(seed + 10_000)
+            random_init = build_method(name, splits.image_size, 4, splits.channels, scale.size).to(device)
+            runs.append(evaluate_seed(model.encoder, random_init.encoder, splits, scale.eval, seed, fixed[seed]))
+        save_outcomes(runs, _method_folder(out, name) / "outcomes.npz")
+        per_method_runs[name] = runs
+        images_per_s = sum(t["images_per_s"] for t in trainings) / len(trainings)
+        peak = peak_tflops(device_name(device))
+        achieved = cost[name][1] * images_per_s / scale.batch / 1e12
+        rows.append({"method": name, "primary_probe": info.primary_probe, "steps": plan[name],
+                     "batch": scale.batch, "images_per_s": images_per_s, "tflops_per_s": achieved,
+                     "utilisation": achieved / peak if peak else None,
+                     "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
+                     "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
+                     "wall_s": sum(t["wall_s"] for t in trainings), "results": summarise(runs)})
+        say(f"verify: {name} done ({time.perf_counter() - started:.0f} s)")
+    reason = "dry run: checks the plumbing, never a verdict" if dry_run else ""
+    tests = judge({n: outcomes_by_arm(r, method_info(n).primary_probe) for n, r in per_method_runs.items()},
+                  len(first.classes), reason=reason,
+                  probes={n: method_info(n).primary_probe for n in methods})
+    for row in rows:
+        row["verdict"] = tests[row["method"]].as_dict()
+    command = (f"mimtax verify --methods {','.join(methods)} --budget-minutes {budget_minutes:g} --device {device} "
+               f"--seeds {seeds}" + (" --dry-run" if dry_run else ""))
+    summary = {"scale": scale.label, "device": device_name(device), "software": software(),
+               "date": date.today().isoformat(), "command": command, "budget_minutes": budget_minutes,
+               "wall_s": time.perf_counter() - started, "peak_tflops": peak_tflops(device_name(device)),
+               "model": {"size": scale.size, "patch": 4, "image_size": first.image_size},
+               "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
+               "methods": rows}
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.md", summary_markdown(summary))
+    return summary
+
+
+def _method_folder(out: Path, name: str) -> Path:
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def summary_markdown(summary: dict) -> str:
+    lines = [f"# Verification ({summary['scale']})", "",
+             f"Device: {summary['device']}; torch {summary['software']['torch']}; date {summary['date']}; "
+             f"wall {summary['wall_s'] / 60:.1f} min of a {summary['budget_minutes']:g}-minute budget.",
+             f"Reproduce: `{summary['command']}`", "",
+             f"Data: `shapes`, 10 labels per class, {summary['test_images']} test images, chance "
+             f"{summary['chance']:.1f} %. Model: ViT-{summary['model']['size']}/{summary['model']['patch']} at "
+             f"{summary['model']['image_size']} px. Arms: pretrained, the same architecture randomly initialised, raw "
+             "pixels, pooled HOG; each scored by the same probes. A verdict needs >= 5 seeds, the primary probe's "
+             "interval (paired by seed and test image, bootstrap) above +2 points over random init and above every "
+             "other arm and chance, Holm-corrected across the methods of this run.", "",
+             "| method | steps | images/s | utilisation | held-out loss | primary probe | pretrained | random init | "
+             "pixels | HOG | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in summary["methods"]:
+        arms = row["results"]["arms"]
+        probe = row["primary_probe"]
+        cells = [f"{arms[a][probe]['mean']:.1f} ± {arms[a][probe]['std']:.1f}" for a in
+                 ("pretrained", "random_init", "pixels", "hog")]
+        util = f"{100 * row['utilisation']:.1f} %" if row["utilisation"] is not None else "no peak known"
+        before, after = row["heldout_loss_before"], row["heldout_loss_after"]
+        lines.append(f"| {row['method']} | {row['steps']} | {row['images_per_s']:,.0f} | {util} | "
+                     f"{sum(before) / len(before):.3f} → {sum(after) / len(after):.3f} | {probe} | "
+                     + " | ".join(cells) + f" | {row['verdict']['verdict']} |")
+    for row in summary["methods"]:
+        arms = row["results"]["arms"]
+        lines += ["", f"## {row['method']}", "", row["verdict"]["text"], ""]
+        lines += comparison_lines(row["verdict"])
+        lines += ["", "Secondary probes (reported, decide nothing): " + "; ".join(
+            f"{p}: " + ", ".join(f"{a} {arms[a][p]['mean']:.1f}" for a in arms) for p in PROBES
+            if p != row["primary_probe"]) + "."]
+    return "\n".join(lines) + "\n"
