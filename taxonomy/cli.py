@@ -53,6 +53,10 @@ def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(1
     summary = compute_summary(c)
     console.print(f"[bold]{c.path}[/bold]: {summary['papers']} papers, {summary['arxiv_ids']} with an arXiv id, "
                   f"{summary['results']} reported results")
+    facets = [f"{facet} {summary[f'facet_{facet}']}" for facet in ("target", "masking", "backbone")
+              if f"facet_{facet}" in summary]
+    if facets:
+        console.print(f"papers carrying each facet (the rest are unknown, not absent): {', '.join(facets)}")
     for tax in c.taxonomies.values():
         counts = compute_node_counts(c, tax.id)
         counts["node"] = ["  " * d + n for d, n in zip(counts["depth"], counts["name"])]

@@ -143,7 +143,8 @@ def import_corpus(paths: list[str | Path], fmt: str | None = None, mapping: dict
     sources = [read_source(p, fmt, mapping) for p in paths]
     records = [r for s in sources for r in s.records]
     if not records:
-        raise UserError("the files hold no papers")
+        raise UserError(f"{', '.join(str(p) for p in paths)}: no paper found (an empty file, or entries without a "
+                        "title?)")
     groups, why, conflicts = deduplicate(records)
     taxonomy = heading_taxonomy(sources, records, taxonomy_id) if taxonomy_from_headings else None
     label_column = taxonomy_id.replace("-", "_")

@@ -59,6 +59,15 @@ def _facet(frame: pd.DataFrame, column: str, value: str | None) -> pd.Series:
     if not value:
         return pd.Series(True, index=frame.index)
     wanted = value.lower()
+    known = sorted({part for v in frame[column].str.lower() if v for part in [v, *re.split(r"[+/ ]", v)] if part})
+    if known and not any(wanted == k or (len(wanted) > 3 and wanted in k) for k in known):
+        from difflib import get_close_matches
+
+        close = get_close_matches(wanted, known, n=1)
+        carried = int((frame[column] != "").sum())
+        raise UserError(f"--{column} '{value}': no paper has this value"
+                        + (f" (did you mean '{close[0]}'?)" if close else "")
+                        + f"; known: {', '.join(known)}; {carried} of {len(frame)} papers carry a {column} facet")
     return frame[column].str.lower().map(lambda v: wanted in re.split(r"[+/ ]", v) or wanted == v or
                                          (len(wanted) > 3 and wanted in v))
 

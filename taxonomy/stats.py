@@ -41,6 +41,9 @@ def compute_summary(corpus: Corpus) -> dict[str, int]:
     for tax in corpus.taxonomies.values():
         out[f"labelled_{tax.label_column}"] = int((papers[tax.label_column] != "").sum())
     out["results"] = len(corpus.results)
+    for facet in ("target", "masking", "backbone"):
+        if facet in papers.columns:
+            out[f"facet_{facet}"] = int((papers[facet] != "").sum())
     return out
 
 

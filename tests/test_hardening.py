@@ -318,3 +318,22 @@ def test_interrupted_dendrogram_prints_no_traceback_and_leaves_nothing(tmp_path)
     assert "Traceback" not in err, err
     assert proc.returncode in (130, 0)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_facet_value_with_a_typo_gets_a_did_you_mean():
+    err = one_line_error(run_cli("query", "--target", "pixels"))
+    assert "did you mean 'pixel'" in err and "papers carry a target facet" in err
+    ok = run_cli("query", "--target", "pixel", "--format", "json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)
+
+
+def test_corpus_info_says_how_many_papers_carry_facets():
+    result = run_cli("corpus", "info")
+    assert result.returncode == 0 and "papers carrying each facet" in result.stdout
+
+
+def test_empty_import_names_the_file(tmp_path):
+    empty = tmp_path / "empty.bib"
+    empty.write_text("", encoding="utf-8")
+    err = one_line_error(run_cli("corpus", "import", str(empty), "--out", str(tmp_path / "c")))
+    assert str(empty) in err and not (tmp_path / "c").exists()
