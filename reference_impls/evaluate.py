@@ -86,7 +86,7 @@ def finetune(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int
     in_dim = model.dim if model is not None else data.train_x[0].numel()
     head = nn.Linear(in_dim, classes).to(data.train_x.device)
     params = [{"params": head.parameters(), "lr": cfg.finetune_lr * 4}]
-    if model is not None and any(True for _ in model.parameters()):
+    if model is not None and next(model.parameters(), None) is not None:
         model.train()
         params.append({"params": model.parameters(), "lr": cfg.finetune_lr})
     opt = torch.optim.AdamW(params, weight_decay=0.05)

@@ -17,6 +17,7 @@ from reference_impls import build_method, method_info
 from reference_impls.data import Splits, load
 from reference_impls.evaluate import PROBES, EvalConfig, evaluate_arm, outcomes_by_arm, summarise
 from reference_impls.verdict import judge
+from taxonomy.fsutil import write_atomic, write_text_atomic
 from reference_impls.train import TrainConfig, pretrain, save_checkpoint
 
 PRESETS = {
@@ -127,16 +128,7 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
 def save_outcomes(runs: list[dict], path: Path) -> None:
     """Per seed, arm and probe, which test images were right: what the verdict can be recomputed from."""
     arrays = {f"{arm}.{probe}": np.stack([r[arm][probe] for r in runs]) for arm in runs[0] for probe in PROBES}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        np.savez_compressed(fh, **arrays)
-    tmp.replace(path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def device_name(device: str) -> str:

@@ -143,6 +143,10 @@ def enrich(
                   f"{summary.already_done} already done; store: {summary.store}")
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def dendrogram(
     corpus: Optional[Path] = CorpusOption,
@@ -165,7 +169,7 @@ def dendrogram(
     import signal
 
     # SIGTERM unwinds like Ctrl-C, so the staging and drawing folders are removed on the way out
-    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     start = time.perf_counter()
     if cache is not None and cache.exists() and not cache.is_dir():
         raise UserError(f"--cache {cache}: is a file; give a folder for the embedding cache")

@@ -276,13 +276,13 @@ def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> l
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
     """Write a CSV through a temporary file and rename, so a failure never leaves half a file."""
+    from taxonomy.fsutil import write_text_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     out = frame.copy()
     if "year" in out:
         out["year"] = out["year"].astype("string").fillna("")
-    out.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, out.to_csv(index=False, lineterminator="\n"))
 
 
 def save_papers(papers: pd.DataFrame, path: str | Path) -> None:

@@ -16,13 +16,13 @@ import json
 import os
 import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from taxonomy.errors import UserError
+from taxonomy.fsutil import write_atomic, write_text_atomic
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 SPARSE_METHODS = ("tfidf", "lsa")
@@ -144,8 +144,7 @@ class EmbeddingCache:
 
     def _load(self) -> None:
         with _locked(self.dir, shared=True):
-            keys, vectors, broken = _read_cache(self.dir)
-        self.keys, self.vectors, self.rebuilt = keys, vectors if keys else self.vectors, broken
+            self.keys, self.vectors, self.rebuilt = _read_cache(self.dir)
 
     def lookup(self, keys: list[str]) -> tuple[np.ndarray | None, list[int]]:
         """Vectors for `keys` (rows of missing ones left zero) and the positions that are missing."""
@@ -169,14 +168,13 @@ class EmbeddingCache:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             with _locked(self.dir, shared=False):
-                disk_keys, disk_vectors, _ = _read_cache(self.dir)
+                disk_keys, disk_vectors, _ = _read_cache(self.dir)  # what other processes saved meanwhile
                 known = set(disk_keys)
                 new = [i for i, k in enumerate(keys) if k not in known]
                 merged_keys = disk_keys + [keys[i] for i in new]
-                parts = [v for v in (disk_vectors if disk_keys else None, vectors[new]) if v is not None and len(v)]
-                merged = np.vstack(parts) if parts else np.zeros((0, vectors.shape[1]), np.float32)
-                _write_atomic(self.dir / "vectors.npy", lambda fh: np.save(fh, merged, allow_pickle=False))
-                _write_atomic(self.dir / "keys.json", lambda fh: fh.write(json.dumps(merged_keys).encode()))
+                merged = np.vstack([disk_vectors, vectors[new]]) if disk_keys else vectors[new]
+                write_atomic(self.dir / "vectors.npy", lambda fh: np.save(fh, merged, allow_pickle=False))
+                write_text_atomic(self.dir / "keys.json", json.dumps(merged_keys))
         except OSError as exc:
             print(f"warning: {self.dir}: embedding cache not writable ({exc.strerror or exc}); "
                   "the new embeddings are not cached", file=sys.stderr)
@@ -223,18 +221,6 @@ def _locked(folder: Path, shared: bool):
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, write) -> None:
-    """Write through a uniquely named temporary file in the same folder, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def embed(texts: list[str], name: str = "minilm", cache_dir: str | Path | None = None,

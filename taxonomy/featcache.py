@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from taxonomy.embeddings import default_cache_dir, text_key
+from taxonomy.fsutil import write_atomic
 
 KEEP_PER_KIND = 8  # older entries of one kind are removed, so the folder does not grow without bound
 
@@ -61,10 +61,7 @@ def cached_arrays(kind: str, texts: list[str], params: dict, compute: Callable[[
     arrays = compute()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{path.name}.{os.getpid()}.tmp"  # two processes never share a scratch file
-        with tmp.open("wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))
         _prune(folder, kind)
     except OSError:
         pass  # a read-only cache only costs time

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from taxonomy.corpus import SHIPPED_DATA, default_data_dir
 from taxonomy.errors import UserError
-from taxonomy.fsutil import jsonl_objects
+from taxonomy.fsutil import jsonl_objects, write_text_atomic
 
 STORE_FILE = "abstracts.sqlite"
 LEGACY_FILE = "abstracts.jsonl"
@@ -180,14 +180,10 @@ class AbstractStore:
         """Write every row as one JSON object a line (sorted by id), through a temporary file; returns the count."""
         path = Path(path)
         rows = self.rows
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        text = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows.values())
         try:
-            with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-                for row in rows.values():
-                    fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-            os.replace(tmp, path)
+            write_text_atomic(path, text)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
         return len(rows)
 

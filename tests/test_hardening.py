@@ -234,10 +234,23 @@ def test_unwritable_cache_warns_and_still_embeds(tmp_path, monkeypatch, capsys):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(embeddings, "SentenceEncoder", Encoder)
-    monkeypatch.setattr(embeddings.tempfile, "mkstemp", refuse)  # root ignores chmod, so refuse like a read-only disk
+    from taxonomy import fsutil
+
+    monkeypatch.setattr(fsutil.tempfile, "mkstemp", refuse)  # root ignores chmod, so refuse like a read-only disk
     out = embeddings.embed(["alpha", "beta"], "fake", tmp_path, progress=False)
     assert out.shape == (2, 3)
     assert "not writable" in capsys.readouterr().err
+
+
+def test_atomic_writes_follow_the_umask(tmp_path):
+    """mkstemp makes 0600 files; what mimtax writes gets the mode a plain open() would give it."""
+    from taxonomy.fsutil import write_text_atomic
+
+    write_text_atomic(tmp_path / "report.md", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
 
 
 def test_the_suite_never_touches_the_users_cache(private_cache):
