@@ -1,9 +1,10 @@
-"""Pretraining throughput of MAE and SimMIM: images/s and model FLOP utilisation, plus MAE's saving from
-encoding only the visible patches.
+"""Pretraining throughput of the real training loop (data rendered on the device, masks, clipping, fused AdamW,
+the EMA: `reference_impls.train.Trainer`): images/s and model FLOP utilisation, for every method at ViT-T/4
+32 px and for MAE and SimMIM at ViT-S/16 224 px, plus MAE's saving from encoding only the visible patches.
 
 FLOPs per step come from torch's FLOP counter (forward + backward of the real step). Utilisation is shown
-against two ceilings: the device's peak (--peak-tflops; defaults for known GPUs) and a dense matmul measured
-in the same run on the same device (the baseline). Usage:
+against two ceilings: the device's peak (--peak-tflops; defaults for known GPUs, named in the output) and a
+dense matmul measured in the same run on the same device (the baseline). Usage:
   python benchmarks/bench_throughput.py --device cpu --steps 5          # quick look on a laptop
   python benchmarks/bench_throughput.py --device cuda --steps 50 --compile
 """
@@ -11,6 +12,7 @@ in the same run on the same device (the baseline). Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -20,11 +22,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import save  # noqa: E402
+from _common import machine, save  # noqa: E402
 
-from reference_impls import build_method  # noqa: E402
+from reference_impls import METHODS, build_method  # noqa: E402
+from reference_impls.data import shapes  # noqa: E402
 from reference_impls.flops import peak_tflops, step_flops  # noqa: E402
-from reference_impls.train import autocast  # noqa: E402
+from reference_impls.train import TrainConfig, Trainer  # noqa: E402
 
 CONFIGS = {"vit-t/4@32": dict(size="tiny", patch=4, image=32), "vit-s/16@224": dict(size="small", patch=16, image=224)}
 
@@ -48,31 +51,30 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(name: str, cfg: dict, batch: int, steps: int, device: str, compile_: bool, **options) -> dict:
+def measure(name: str, cfg: dict, batch: int, steps: int, device: str, compile_: bool, mode: str | None = None,
+            **options) -> dict:
+    """Seconds per step of the real loop, after warm-up (and compilation), on shapes rendered at the size."""
+    data = shapes(0, pool=max(4 * batch, 1024), per_class=1, test_per_class=1, size=cfg["image"]).to(device)
     torch.manual_seed(0)
     method = build_method(name, cfg["image"], cfg["patch"], 3, cfg["size"], **options).to(device)
-    images = torch.randn(batch, 3, cfg["image"], cfg["image"], device=device)
+    method.prepare(data.pretrain, device)
+    images = data.pretrain.get(torch.arange(batch, device=device) % len(data.pretrain))
     flops = step_flops(method, images, device)
-    opt = torch.optim.AdamW(method.parameters(), lr=1e-4, fused=device == "cuda" or None)
-    step_fn = torch.compile(method) if compile_ else method
-
-    def step():
-        with autocast(device):
-            loss = step_fn(images)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for _ in range(3 if not compile_ else 5):  # warm-up (and compilation)
-        step()
+    warm = 5 if compile_ else 2
+    trainer = Trainer(method, data, TrainConfig(steps=warm + steps, batch_size=batch, device=device,
+                                                compile=compile_, compile_mode=mode, warmup_steps=1))
+    began = time.perf_counter()
+    for step in range(warm):  # warm-up (and compilation)
+        trainer.step(step)
     sync(device)
+    warm_s = time.perf_counter() - began
     start = time.perf_counter()
-    for _ in range(steps):
-        step()
+    for step in range(warm, warm + steps):
+        trainer.step(step)
     sync(device)
     seconds = (time.perf_counter() - start) / steps
     return dict(method=name, config=cfg, batch=batch, step_s=seconds, images_per_s=batch / seconds,
-                tflops_per_step=flops / 1e12, achieved_tflops=flops / seconds / 1e12, **options)
+                warmup_s=warm_s, tflops_per_step=flops / 1e12, achieved_tflops=flops / seconds / 1e12, **options)
 
 
 def main() -> None:
@@ -80,9 +82,13 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--mode", default=None, help="torch.compile mode, e.g. reduce-overhead (CUDA graphs)")
     parser.add_argument("--peak-tflops", type=float, default=None)
     parser.add_argument("--batch-small", type=int, default=None, help="batch for ViT-T/4 at 32 px")
     parser.add_argument("--batch-large", type=int, default=None, help="batch for ViT-S/16 at 224 px")
+    parser.add_argument("--methods", default=",".join(METHODS), help="methods at ViT-T/4 32 px (comma-separated)")
+    parser.add_argument("--out", type=Path, default=None, help="result file (default benchmarks/results/"
+                                                                "throughput-DEVICE.json)")
     args = parser.parse_args()
     device = args.device
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
@@ -90,12 +96,16 @@ def main() -> None:
     baseline = matmul_tflops(device)
     batches = {"vit-t/4@32": args.batch_small or (1024 if device == "cuda" else 32),
                "vit-s/16@224": args.batch_large or (256 if device == "cuda" else 4)}
+    plan = [(m, "vit-t/4@32", {}) for m in args.methods.split(",") if m]
+    plan += [("mae", "vit-t/4@32", {"encode_all": True})] if "mae" in args.methods.split(",") else []
+    plan += [("mae", "vit-s/16@224", {}), ("simmim", "vit-s/16@224", {}), ("mae", "vit-s/16@224", {"encode_all": True})]
     rows = []
-    for cfg_name, cfg in CONFIGS.items():
-        for name in ("mae", "simmim"):
-            rows.append(measure(name, cfg, batches[cfg_name], args.steps, device, args.compile))
-        rows.append(measure("mae", cfg, batches[cfg_name], args.steps, device, args.compile, encode_all=True))
-    print(f"device {gpu}; dense matmul baseline {baseline:.2f} TFLOP/s; peak {peak or 'unknown'} TFLOP/s")
+    for name, cfg_name, options in plan:
+        rows.append(measure(name, CONFIGS[cfg_name], batches[cfg_name], args.steps, device, args.compile, args.mode,
+                            **options))
+        print(f"measured {name} {cfg_name} {options or ''}: {rows[-1]['images_per_s']:,.0f} img/s", flush=True)
+    print(f"device {gpu}; dense matmul baseline {baseline:.2f} TFLOP/s; peak {peak or 'unknown'} TFLOP/s"
+          + (" (dense bf16, from the data sheet)" if peak else ""))
     for r in rows:
         r["utilisation_vs_matmul"] = r["achieved_tflops"] / baseline
         r["mfu_vs_peak"] = r["achieved_tflops"] / peak if peak else None
@@ -105,11 +115,20 @@ def main() -> None:
               f"{r['images_per_s']:12,.0f} img/s  {r['achieved_tflops']:8.3f} TFLOP/s  "
               f"{100 * r['utilisation_vs_matmul']:5.1f}% of matmul  {mfu}")
     for cfg_name in CONFIGS:
-        visible = next(r for r in rows if r["method"] == "mae" and not r.get("encode_all") and r["config"] == CONFIGS[cfg_name])
-        full = next(r for r in rows if r["method"] == "mae" and r.get("encode_all") and r["config"] == CONFIGS[cfg_name])
-        print(f"MAE visible-only speed-up at 75% masking, {cfg_name}: {full['step_s'] / visible['step_s']:.2f}x per step")
-    print("wrote", save(f"throughput-{device}", {"device_name": gpu, "matmul_tflops": baseline, "peak_tflops": peak,
-                                                  "compile": args.compile, "steps": args.steps, "rows": rows}))
+        visible = [r for r in rows if r["method"] == "mae" and not r.get("encode_all") and r["config"] == CONFIGS[cfg_name]]
+        full = [r for r in rows if r["method"] == "mae" and r.get("encode_all") and r["config"] == CONFIGS[cfg_name]]
+        if visible and full:
+            print(f"MAE visible-only speed-up at 75% masking, {cfg_name}: "
+                  f"{full[0]['step_s'] / visible[0]['step_s']:.2f}x per step")
+    payload = {"device_name": gpu, "matmul_tflops": baseline, "peak_tflops": peak, "compile": args.compile,
+               "mode": args.mode, "steps": args.steps, "loop": "reference_impls.train.Trainer (the real step)",
+               "rows": rows}
+    if args.out:
+        args.out.write_text(json.dumps({"command": "python " + " ".join(sys.argv), **machine(), **payload}, indent=1)
+                            + "\n", encoding="utf-8")
+        print("wrote", args.out)
+    else:
+        print("wrote", save(f"throughput-{device}", payload))
 
 
 if __name__ == "__main__":

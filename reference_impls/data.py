@@ -85,8 +85,10 @@ def shape_params(n: int, seed: int, labels: torch.Tensor | None = None) -> dict[
                 fg=fg, bg=bg, freq=3 + u(n) * 2, noise=torch.randint(0, 2**31 - 1, (n,), generator=g))
 
 
-def render_shapes(p: dict[str, torch.Tensor], size: int = 32, device="cpu") -> torch.Tensor:
-    """Render images from parameters, all at once (vectorised over the batch)."""
+def render_shapes(p: dict[str, torch.Tensor], size: int = 32, device="cpu",
+                  noise: torch.Generator | None = None) -> torch.Tensor:
+    """Render images from parameters, all at once (vectorised over the batch). Pixel noise comes from `noise`
+    (a generator on `device`), else from a generator seeded by the images' parameters (fixed sets)."""
     p = {k: v.to(device) for k, v in p.items()}
     n = len(p["cls"])
     axis = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size * 2 - 1
@@ -113,29 +115,39 @@ def render_shapes(p: dict[str, torch.Tensor], size: int = 32, device="cpu") -> t
     ], dim=1)
     inside = shapes[torch.arange(n, device=device), p["cls"]].float()[:, None]
     images = inside * p["fg"][:, :, None, None] + (1 - inside) * p["bg"][:, :, None, None]
-    # pixel noise drawn on the batch's device (no host-to-device copy per batch), seeded by the images' params
-    g = torch.Generator(device=device).manual_seed(int(p["noise"].sum().item()) % (2**31 - 1))
-    images = images + 0.05 * torch.randn(images.shape, generator=g, device=device)
+    if noise is None:  # a fixed set: its noise depends on its parameters only (reading them waits, once)
+        noise = torch.Generator(device=device).manual_seed(int(p["noise"].sum().item()) % (2**31 - 1))
+    images = images + 0.05 * torch.randn(images.shape, generator=noise, device=device)
     return standardise(images.clamp(0, 1))
 
 
 class ShapesSource:
-    """The unlabelled pool: parameters in memory, pixels rendered per batch on the batch's device."""
+    """The unlabelled pool: parameters kept on the training device, pixels rendered per batch there, with
+    the pixel noise from a generator on that device: fetching a batch never waits for the host."""
 
     def __init__(self, n: int, seed: int, size: int = 32):
-        self.params, self.size, self.n = shape_params(n, seed), size, n
+        self.params, self.size, self.n, self.seed = shape_params(n, seed), size, n, seed
+        self.device = "cpu"
+        self.noise = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         return self.n
 
     def to(self, device) -> "ShapesSource":
-        self.device = device
-        return self
+        moved = ShapesSource.__new__(ShapesSource)
+        moved.size, moved.n, moved.seed, moved.device = self.size, self.n, self.seed, torch.device(device)
+        moved.params = {k: v.to(device) for k, v in self.params.items()}
+        moved.noise = torch.Generator(device=device).manual_seed(self.seed)
+        return moved
+
+    def reseed(self, seed: int) -> None:
+        """Restart the pixel noise, so a run's batches do not depend on what used the pool before it."""
+        self.noise.manual_seed(self.seed * 7919 + seed)
 
     def get(self, indices: torch.Tensor) -> torch.Tensor:
-        idx = indices.cpu()
-        device = getattr(self, "device", indices.device)
-        return render_shapes({k: v[idx] for k, v in self.params.items()}, self.size, device)
+        idx = indices.to(self.params["cls"].device)
+        return render_shapes({k: v[idx] for k, v in self.params.items()}, self.size, self.params["cls"].device,
+                             self.noise)
 
 
 def shapes(seed: int = 0, pool: int = 50_000, per_class: int = 10, test_per_class: int = 100, size: int = 32) -> Splits:

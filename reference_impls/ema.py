@@ -18,9 +18,9 @@ def make_teacher(student: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def ema_update(teacher: nn.Module, student: nn.Module, tau: float) -> None:
-    """teacher <- tau * teacher + (1 - tau) * student, parameter by parameter."""
-    for t, s in zip(teacher.parameters(), student.parameters()):
-        t.mul_(tau).add_(s.detach(), alpha=1 - tau)
+    """teacher <- tau * teacher + (1 - tau) * student: one fused `_foreach` call over all parameters, not a
+    Python loop of two kernels per parameter."""
+    torch._foreach_lerp_(list(teacher.parameters()), [s.detach() for s in student.parameters()], 1.0 - tau)
 
 
 def ema_rate(step: int, total: int, start: float | None = None, end: float = 1.0) -> float:

@@ -46,11 +46,12 @@ def block_mask(batch: int, grid: int, ratio: float, generator: torch.Generator |
     """BEiT: rectangles of random area and aspect are added until the budget is met, then made exact by
     filling / trimming with random patches (so every row has the same count).
 
-    Vectorised over the batch and the candidate rectangles (no Python loop per image): `tries` rectangles
-    are drawn per image, their running union is taken, and the first union that reaches the budget is kept."""
+    Vectorised over the batch and the candidate rectangles (no Python loop per image) and drawn on `device`:
+    `tries` rectangles are drawn per image, their running union is taken, and the first union that reaches
+    the budget is kept."""
     n = grid * grid
     target = num_masked(n, ratio)
-    u = lambda *s: torch.rand(*s, generator=generator)  # noqa: E731
+    u = lambda *s: torch.rand(*s, generator=generator, device=device)  # noqa: E731
     area = min_block + u(batch, tries) * max(min_block, target / 2 - min_block)
     log_aspect = math.log(max_aspect)
     aspect = torch.exp((u(batch, tries) * 2 - 1) * log_aspect)
@@ -58,23 +59,25 @@ def block_mask(batch: int, grid: int, ratio: float, generator: torch.Generator |
     w = (area / aspect).sqrt().round().clamp(1, grid)
     top = (u(batch, tries) * (grid - h + 1)).floor()
     left = (u(batch, tries) * (grid - w + 1)).floor()
-    rows = torch.arange(grid, dtype=torch.float32)
+    rows = torch.arange(grid, dtype=torch.float32, device=device)
     in_rows = (rows >= top[..., None]) & (rows < (top + h)[..., None])  # B, T, grid
     in_cols = (rows >= left[..., None]) & (rows < (left + w)[..., None])
     rects = (in_rows[..., :, None] & in_cols[..., None, :]).reshape(batch, tries, n)
     union = rects.to(torch.int8).cummax(dim=1).values  # running union over the rectangles
     reached = (union.sum(-1) >= target).to(torch.int8)
-    first = torch.where(reached.any(1), reached.argmax(1), torch.full((batch,), tries - 1))
-    blocks = union[torch.arange(batch), first].float()
+    first = torch.where(reached.any(1), reached.argmax(1), torch.full((batch,), tries - 1, device=device))
+    blocks = torch.gather(union, 1, first[:, None, None].expand(-1, 1, n))[:, 0].float()
     # exact count: keep block patches, trimming the last-added rectangle from its far edge (no holes)
-    keep_upto = torch.arange(tries)[None, :] <= first[:, None]
-    order = torch.where(rects & keep_upto[..., None], torch.arange(tries)[None, :, None], tries).amin(1).float()
+    steps = torch.arange(tries, device=device)
+    keep_upto = steps[None, :] <= first[:, None]
+    order = torch.where(rects & keep_upto[..., None], steps[None, :, None], tries).amin(1).float()
     # ...from a side drawn per image (top, bottom, left or right), so no border is masked more often than another
-    row, col = torch.arange(n) // grid, torch.arange(n) % grid
+    index = torch.arange(n, device=device)
+    row, col = index // grid, index % grid
     sides = torch.stack([row, grid - 1 - row, col, grid - 1 - col]).float() / grid  # 4, N
     side = (u(batch) * 4).long().clamp_max(3)
     scores = 4 * blocks - 2 * order / tries - 0.5 * sides[side] + 0.01 * u(batch, n)
-    return _top_k_mask(scores, target).to(device)
+    return _top_k_mask(scores, target)
 
 
 def attention_guided_mask(attention: torch.Tensor, ratio: float, generator: torch.Generator | None = None,
@@ -83,13 +86,12 @@ def attention_guided_mask(attention: torch.Tensor, ratio: float, generator: torc
     A little noise keeps the choice from being identical for similar images."""
     b, n = attention.shape
     scores = attention / attention.amax(1, keepdim=True).clamp_min(1e-8)
-    noise = torch.rand(b, n, generator=generator, device="cpu").to(attention.device)
+    noise = torch.rand(b, n, generator=generator, device=attention.device)
     return _top_k_mask(scores + randomness * noise, num_masked(n, ratio))
 
 
-def keep_indices(mask: torch.Tensor) -> torch.Tensor:
-    """Indices of the visible patches, (B, N - masked), in patch order: static shape for a fixed ratio."""
-    b, n = mask.shape
-    visible = n - int(mask[0].sum())
+def keep_indices(mask: torch.Tensor, visible: int) -> torch.Tensor:
+    """Indices of the visible patches, (B, visible), in patch order. `visible` is known from the mask ratio
+    (`N - num_masked(N, ratio)`): reading it off the mask would make the host wait for the device."""
     order = torch.argsort(mask.to(torch.int8), dim=1, stable=True)
     return order[:, :visible]

@@ -36,13 +36,12 @@ class MIMMethod(nn.Module):
     def make_mask(self, images: torch.Tensor) -> torch.Tensor:
         """The method's own mask, or (masking='attention') hide the patches the teacher attends to most,
         at the same ratio, so shapes do not change."""
-        default = self.new_mask(images.shape[0], images.device)
         if self.masking == "default":
-            return default
+            return self.new_mask(images.shape[0], images.device)
         from reference_impls.masking import attention_guided_mask
 
         attention = self.attention_source().cls_attention(images)
-        return attention_guided_mask(attention, float(default[0].float().mean()))
+        return attention_guided_mask(attention, self.mask_ratio)  # the same count as the default mask
 
     def prepare(self, pool, device) -> dict:
         """Hook run once before pretraining (e.g. fit a tokenizer); returns facts for the report."""
@@ -61,6 +60,11 @@ class MIMMethod(nn.Module):
 
     def after_step(self, step: int, total: int) -> None:
         """Hook for methods with a teacher (EMA update); nothing by default."""
+
+    @torch.no_grad()
+    def health(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Measures of whether the targets still tell images apart (see monitors.py): methods with a teacher."""
+        return {}
 
 
 class MaskTokenMethod(MIMMethod):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, replace
 from datetime import date
@@ -87,7 +88,15 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
         if steps is not None:
             train_cfg = replace(train_cfg, steps=steps)
         torch.manual_seed(seed)
-        model = build_method(method, splits.image_size, patch, splits.channels, spec["size"]).to(device)
+        fresh = build_method(method, splits.image_size, patch, splits.channels, spec["size"])
+        if last_method is None:
+            model = fresh.to(device)
+        else:  # the same object for every seed, so a compiled step is compiled once
+            model.load_state_dict(fresh.state_dict())
+        if seed == 0 and device == "cpu" and preset == "verify":
+            warning = slow_run_warning(model, splits, train_cfg, n_seeds)
+            if warning:
+                print(warning, file=sys.stderr, flush=True)
         trainings.append(pretrain(model, splits, train_cfg, progress))
         torch.manual_seed(seed + 10_000)
         random_init = build_method(method, splits.image_size, patch, splits.channels, spec["size"]).to(device)
@@ -123,6 +132,24 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
     write_text_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
     write_text_atomic(out / "report.md", report_markdown(report))
     return report
+
+
+def slow_run_warning(model, splits: Splits, cfg: TrainConfig, seeds: int, limit_s: float = 600.0) -> str:
+    """A warning when the pretraining alone will take longer than `limit_s`, from two steps timed here
+    (the GPU-sized verify preset on a CPU takes hours): empty when the run is short."""
+    images = splits.pretrain.get(torch.arange(cfg.batch_size) % len(splits.pretrain))
+    timings = []
+    for _ in range(2):  # the first step pays for allocation; the second is the one that counts
+        began = time.perf_counter()
+        model(images).backward()
+        timings.append(time.perf_counter() - began)
+    model.zero_grad(set_to_none=True)
+    total = timings[-1] * cfg.steps * seeds
+    if total <= limit_s:
+        return ""
+    return (f"warning: about {total / 3600:.1f} h of pretraining on this CPU ({cfg.steps} steps x {seeds} seeds at "
+            f"{timings[-1]:.2f} s a step, measured now); the verify preset is sized for a GPU. For a CPU-sized check "
+            "use `mimtax verify --device cpu`, or --steps / --preset smoke.")
 
 
 def save_outcomes(runs: list[dict], path: Path) -> None:

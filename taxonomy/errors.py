@@ -25,8 +25,8 @@ class UserError(Exception):
 class CorpusError(UserError):
     """A corpus that failed validation; carries every problem found."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], hint: str = "run `mimtax corpus validate` to list them all"):
         self.problems = problems
         head = str(problems[0]) if problems else "invalid corpus"
-        more = f" (and {len(problems) - 1} more; run `mimtax corpus validate`)" if len(problems) > 1 else ""
+        more = f" (and {len(problems) - 1} more; {hint})" if len(problems) > 1 else ""
         super().__init__(head + more)

@@ -10,14 +10,16 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from taxonomy.dendrogram import Dendrogram
-from taxonomy.fsutil import check_writable  # noqa: F401  (re-exported for library users)
+from taxonomy.fsutil import check_writable, remove_stale_scratch, scratch_folder, write_text_atomic
+
+MANIFEST = "manifest.json"
+WRITTEN_BY = "mimtax dendrogram"
 
 DIGITS = 6
 
@@ -173,6 +175,18 @@ def report_markdown(result: Dendrogram) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _previous_outputs(out: Path) -> set[str]:
+    """The files an earlier `write_outputs` put into `out`, from its manifest: the only files it may remove."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(manifest, dict) or manifest.get("written_by") != WRITTEN_BY:
+        return set()
+    return {name for name in manifest.get("files", []) if isinstance(name, str) and name == Path(name).name
+            and not name.startswith(".")}
+
+
 def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, painter=None) -> list[Path]:
     """Write every output into `out` atomically (all files appear together or none change).
 
@@ -182,7 +196,9 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
 
     out = Path(out)
     check_writable(out)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    remove_stale_scratch(out)
+    previous = _previous_outputs(out)
+    staging = scratch_folder(out, "staging")
     own_painter = painter is None and pictures
     if own_painter:
         painter = Painter.start(out)
@@ -214,7 +230,11 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
         for item in sorted(staging.iterdir()):
             os.replace(item, out / item.name)
             written.append(out / item.name)
-        return written
+        for name in sorted(previous - {p.name for p in written}):
+            (out / name).unlink(missing_ok=True)  # e.g. pictures of an earlier run, now stale (--no-pictures)
+        write_text_atomic(out / MANIFEST, json.dumps({"written_by": WRITTEN_BY,
+                                                      "files": [p.name for p in written]}, indent=1) + "\n")
+        return [*written, out / MANIFEST]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if own_painter and painter is not None:

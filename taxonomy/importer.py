@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from taxonomy.corpus import OPTIONAL_COLUMNS, PAPER_COLUMNS, norm_title, validate, write_csv_atomic
-from taxonomy.errors import CorpusError, UserError
+from taxonomy.errors import CorpusError, Problem, UserError
 from taxonomy.readers import Record, Source, read_source
 from taxonomy.store import STORE_FILE, AbstractStore
 
@@ -140,6 +140,11 @@ def import_corpus(paths: list[str | Path], fmt: str | None = None, mapping: dict
         raise UserError("give at least one file to import")
     if not re.match(r"^[a-z0-9][a-z0-9-]*$", taxonomy_id):
         raise UserError(f"--taxonomy-id '{taxonomy_id}' must be lower-case letters, digits and '-'")
+    from taxonomy.readers.tabular import FIELDS
+
+    for fld, column in (mapping or {}).items():  # checked even when no file is a table, so a typo is never ignored
+        if fld not in FIELDS:
+            raise UserError(f"--map {fld}={column}: unknown field '{fld}'; fields are {', '.join(FIELDS)}")
     sources = [read_source(p, fmt, mapping) for p in paths]
     records = [r for s in sources for r in s.records]
     if not records:
@@ -270,7 +275,8 @@ def write_corpus(imported: Imported, out: str | Path, force: bool = False) -> li
             _store_abstracts(imported.abstracts, stage / "store" / STORE_FILE)
         problems = validate(stage)
         if problems:
-            raise CorpusError(problems)
+            raise CorpusError([_in_user_terms(q, stage, out, imported) for q in problems],
+                              hint="each names the input entry it came from")
         outputs = [f for f in _written_files(stage) if not f.startswith("store/")] + [MARKER]
         (stage / MARKER).write_text(json.dumps({
             "written_by": MARKER_TOOL, "outputs": outputs,
@@ -290,6 +296,22 @@ def write_corpus(imported: Imported, out: str | Path, force: bool = False) -> li
     if imported.abstracts and not store_is_new:
         _store_abstracts(imported.abstracts, out / "store" / STORE_FILE)
     return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _in_user_terms(problem: Problem, stage: Path, out: Path, imported: Imported) -> Problem:
+    """A problem found in the staged corpus, named by the input entry it came from (papers.csv row -> the
+    file and line of the entry), never by the hidden staging folder the user never sees."""
+    try:
+        relative = Path(problem.file).resolve().relative_to(stage.resolve())
+    except ValueError:
+        return problem
+    row = problem.line - 2  # line 1 is the header
+    if relative.as_posix() == "papers.csv" and 0 <= row < len(imported.papers):
+        name, _, line = str(imported.papers.iloc[row]["source"]).split(";")[0].strip().rpartition(":")
+        path = next((str(s.path) for s in imported.sources if Path(s.path).name == name), name)
+        if line.isdigit():
+            return Problem(path, int(line), problem.column, problem.message)
+    return Problem(str(out / relative), problem.line, problem.column, problem.message)
 
 
 def _follow_umask(folder: Path) -> None:

@@ -13,12 +13,13 @@ import multiprocessing
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from taxonomy.fsutil import scratch_folder
 
 JOBS = {"tree": "dendrogram.png", "scores": "bk_curve.png"}
 
@@ -76,7 +77,7 @@ class Painter:
     """A forked drawing process with its own scratch folder inside the output folder."""
 
     def __init__(self, out: Path):
-        self.folder = Path(tempfile.mkdtemp(prefix=".painter-", dir=out))
+        self.folder = scratch_folder(out, "painter")
         ctx = multiprocessing.get_context("fork")
         self._conn, child_end = ctx.Pipe()
         self._process = ctx.Process(target=_serve, args=(child_end, str(self.folder)), daemon=True)

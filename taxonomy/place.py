@@ -327,8 +327,10 @@ def calibration(placer: Placer, taxonomy: str, bins: tuple[float, ...] = (0.0, 0
 def audit(corpus: Corpus, taxonomy: str, abstracts=None, threshold: float = 0.7, cache_dir=None,
           placer: Placer | None = None) -> pd.DataFrame:
     """Papers that the text places, with score >= threshold, in a node the survey did not give them."""
+    tax = corpus.taxonomy(taxonomy)  # an unknown name fails before the placer is fitted
+    if not 0.0 <= threshold <= 1.0:
+        raise UserError(f"--threshold {threshold}: expected a score between 0 and 1")
     placer = placer or Placer().fit(corpus, abstracts, cache_dir=cache_dir, progress=False)
-    tax = corpus.taxonomy(taxonomy)
     level = len(tax.levels) - 1
     M, nodes = placer.levels_[(taxonomy, level)]
     rows, probs, _ = placer.loo_probabilities(taxonomy, level)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.cluster import hierarchy
 from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score
 
@@ -179,3 +181,51 @@ def test_consensus_is_deterministic_and_valid():
     hierarchy.is_valid_linkage(Z1, throw=True)
     np.testing.assert_array_equal(Z1, Z2)
     assert d1.min() >= 0 and d1.max() <= 1
+
+
+labels = st.lists(st.integers(0, 6), min_size=0, max_size=60)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_ami_matches_scikit_learn_on_any_labelling(data):
+    """Generated labellings, including the edge cases scikit-learn defines: empty, one cluster, all singletons."""
+    from sklearn import metrics
+
+    truth = data.draw(labels)
+    kind = data.draw(st.sampled_from(["random", "one cluster", "singletons", "same"]))
+    predicted = {"random": lambda: data.draw(st.lists(st.integers(0, 9), min_size=len(truth), max_size=len(truth))),
+                 "one cluster": lambda: [0] * len(truth), "singletons": lambda: list(range(len(truth))),
+                 "same": lambda: list(truth)}[kind]()
+    ours = flat_scores(np.array(truth), np.array(predicted))
+    assert ours["ami"] == pytest.approx(metrics.adjusted_mutual_info_score(truth, predicted), abs=1e-9)
+    assert ours["ari"] == pytest.approx(metrics.adjusted_rand_score(truth, predicted), abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(0, 5), st.integers(1, 50))
+def test_expected_mutual_information_is_the_same_in_any_chunk_size(row_sizes, shuffle_seed, chunk):
+    from taxonomy.agreement import expected_mutual_information
+
+    rows = np.array(row_sizes, dtype=np.int64)
+    n = int(rows.sum())
+    cols = np.bincount(np.random.default_rng(shuffle_seed).integers(0, 4, n)).astype(np.int64)
+    cols = cols[cols > 0]
+    whole = expected_mutual_information(rows, cols, n, chunk=10**9)
+    assert expected_mutual_information(rows, cols, n, chunk=chunk) == pytest.approx(whole, rel=1e-12, abs=1e-15)
+
+
+def test_expected_mutual_information_runs_in_fixed_memory():
+    """200,000 papers in 2 x 3 groups: about 400,000 terms, ~30 MB if evaluated at once; chunked, far less."""
+    import tracemalloc
+
+    from taxonomy.agreement import expected_mutual_information
+
+    rows, cols = np.array([120_000, 80_000]), np.array([90_000, 70_000, 40_000])
+    whole = expected_mutual_information(rows, cols, 200_000, chunk=10**9)
+    tracemalloc.start()
+    chunked = expected_mutual_information(rows, cols, 200_000, chunk=4096)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert chunked == pytest.approx(whole, rel=1e-9)
+    assert peak < 2_000_000, peak

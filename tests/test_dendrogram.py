@@ -258,11 +258,28 @@ def test_survey_recipe_is_not_aligned():
     np.testing.assert_array_equal(cluster.exact_linkage(view, "ward"), survey_recipe_linkage(texts.combined()))
 
 
-def test_minilm_weights_are_checked(tmp_path):
-    (tmp_path / "model.safetensors").write_bytes(b"tampered")
-    with pytest.raises(UserError, match="SHA-256"):
+def test_every_file_of_the_bundled_model_is_checked(tmp_path):
+    """Weights, tokenizer and configs: a changed max_seq_length changes every vector, so it must not load."""
+    import json
+    import shutil
+
+    bundled = embeddings.bundled_minilm_path()
+    embeddings.verify_weights(bundled)
+    for name in embeddings.MINILM_FILES:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        if name == "model.safetensors":
+            (tmp_path / name).symlink_to(bundled / name)
+        else:
+            shutil.copyfile(bundled / name, tmp_path / name)
+    embeddings.verify_weights(tmp_path)
+    config = json.loads((tmp_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    (tmp_path / "sentence_bert_config.json").write_text(json.dumps({**config, "max_seq_length": 8}), encoding="utf-8")
+    with pytest.raises(UserError, match="sentence_bert_config.json: SHA-256"):
         embeddings.verify_weights(tmp_path)
-    embeddings.verify_weights(embeddings.bundled_minilm_path())
+    shutil.copyfile(bundled / "sentence_bert_config.json", tmp_path / "sentence_bert_config.json")
+    (tmp_path / "vocab.txt").unlink()
+    with pytest.raises(UserError, match="vocab.txt: file of the bundled model not found"):
+        embeddings.verify_weights(tmp_path)
 
 
 # --- bad input -----------------------------------------------------------------------------------------------

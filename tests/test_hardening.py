@@ -330,7 +330,7 @@ def test_interrupted_dendrogram_prints_no_traceback_and_leaves_nothing(tmp_path)
     _, err = proc.communicate()
     assert "Traceback" not in err, err
     assert proc.returncode in (130, 0)
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not out.exists() or not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_facet_value_with_a_typo_gets_a_did_you_mean():
@@ -350,3 +350,171 @@ def test_empty_import_names_the_file(tmp_path):
     empty.write_text("", encoding="utf-8")
     err = one_line_error(run_cli("corpus", "import", str(empty), "--out", str(tmp_path / "c")))
     assert str(empty) in err and not (tmp_path / "c").exists()
+
+
+# --- output folders: stale files, leftovers, empty folders ---------------------------------------------------
+
+def test_no_pictures_removes_the_earlier_runs_pictures_but_nothing_else(tmp_path):
+    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.export import write_outputs
+
+    result = build_dendrogram(embedding="tfidf", progress=False)
+    write_outputs(result, tmp_path)
+    assert (tmp_path / "dendrogram.png").exists() and (tmp_path / "dendrogram.svg").exists()
+    (tmp_path / "my-notes.md").write_text("mine", encoding="utf-8")
+    (tmp_path / "bk_curve.pdf").write_text("mine too", encoding="utf-8")  # a name the tool never writes
+    write_outputs(result, tmp_path, pictures=False)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert not {"dendrogram.png", "dendrogram.svg", "bk_curve.png"} & names  # stale pictures gone
+    assert {"my-notes.md", "bk_curve.pdf", "report.json", "manifest.json"} <= names
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert "dendrogram.png" not in manifest["files"] and "report.json" in manifest["files"]
+
+
+def test_a_foreign_manifest_removes_nothing(tmp_path):
+    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.export import write_outputs
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"written_by": "someone else", "files": ["precious.txt"]}))
+    (tmp_path / "precious.txt").write_text("keep")
+    write_outputs(build_dendrogram(embedding="tfidf", progress=False), tmp_path, pictures=False)
+    assert (tmp_path / "precious.txt").read_text() == "keep"
+
+
+def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    """SIGKILL gives no chance to clean up: the next run removes scratch folders whose process is gone,
+    and leaves alone those of a live process and any folder that is not its own."""
+    import subprocess
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = [tmp_path / f".staging-{dead_pid}-abc", tmp_path / f".painter-{dead_pid}-def"]
+    for folder in stale:
+        folder.mkdir()
+        (folder / "dendrogram.png").write_bytes(b"partial")
+    live = tmp_path / f".staging-{os.getpid()}-xyz"
+    live.mkdir()
+    mine = tmp_path / ".staging-notes"
+    mine.mkdir()
+    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.export import write_outputs
+
+    write_outputs(build_dendrogram(embedding="tfidf", progress=False), tmp_path, pictures=False)
+    assert not any(f.exists() for f in stale) and live.exists() and mine.exists()
+
+
+def test_sigterm_mid_run_leaves_no_scratch(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "taxonomy", "dendrogram", "--out", str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(out.glob(".painter-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate()
+    assert "Traceback" not in err, err
+    assert not out.exists()  # it held only scratch: the folder this run created is gone with it
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(tmp_path):
+    out = tmp_path / "new-out"
+    err = one_line_error(run_cli("dendrogram", "--linkage", "nonsense", "--out", str(out)))
+    assert "unknown linkage" in err and not out.exists()
+    err = one_line_error(run_cli("run", "mae", "--device", "tpu", "--out", str(out)))
+    assert "--device 'tpu'" in err and not out.exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    one_line_error(run_cli("dendrogram", "--linkage", "nonsense", "--out", str(existing)))
+    assert existing.is_dir()  # not ours to remove
+
+
+def test_verify_preset_on_a_cpu_warns_how_long_it_would_take():
+    from reference_impls import build_method
+    from reference_impls.data import shapes
+    from reference_impls.runner import PRESETS, slow_run_warning
+
+    spec = PRESETS["verify"]
+    splits = shapes(0, pool=600, test_per_class=2)
+    model = build_method("mae", splits.image_size, spec["patch"], splits.channels, spec["size"])
+    warning = slow_run_warning(model, splits, spec["train"], spec["seeds"])
+    assert warning.startswith("warning: about") and "mimtax verify --device cpu" in warning
+    assert slow_run_warning(model, splits, replace_steps(spec["train"], 1), 1, limit_s=3600) == ""
+
+
+def replace_steps(cfg, steps):
+    from dataclasses import replace
+
+    return replace(cfg, steps=steps)
+
+
+def test_checkpoints_and_reports_follow_the_umask(tmp_path):
+    from reference_impls import build_method
+    from reference_impls.train import save_checkpoint
+
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(build_method("mae", 16, 4, 3, "micro"), tmp_path / "checkpoint.safetensors")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "checkpoint.safetensors").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]
+
+
+# --- import errors in the user's terms ---------------------------------------------------------------------------
+
+def test_zotero_item_uris_do_not_become_paper_ids(tmp_path):
+    items = [{"id": "http://zotero.org/users/123/items/ABCD1234", "type": "article-journal",
+              "title": "Masked Autoencoders Are Scalable Vision Learners",
+              "author": [{"family": "He", "given": "Kaiming"}], "issued": {"date-parts": [[2022]]}},
+             {"id": "http://zotero.org/users/123/items/EFGH5678", "type": "article-journal",
+              "title": "BEiT: BERT Pre-Training of Image Transformers", "citation-key": "bao2022beit",
+              "author": [{"family": "Bao", "given": "Hangbo"}], "issued": {"date-parts": [[2022]]}},
+             {"id": "http://zotero.org/users/123/items/IJKL9012", "type": "article-journal",
+              "title": "SimMIM: a Simple Framework for Masked Image Modeling", "note": "Citation Key: xie2022simmim",
+              "author": [{"family": "Xie", "given": "Zhenda"}], "issued": {"date-parts": [[2022]]}}]
+    path = tmp_path / "zotero.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    result = run_cli("corpus", "import", str(path), "--out", str(tmp_path / "c"))
+    assert result.returncode == 0, result.stderr
+    import pandas as pd
+
+    ids = set(pd.read_csv(tmp_path / "c" / "papers.csv")["id"])
+    assert not any("zotero" in i for i in ids), ids
+    assert {"bao2022beit", "xie2022simmim"} <= ids
+
+
+def test_import_errors_name_the_input_not_a_staging_folder(tmp_path):
+    path = tmp_path / "bigtitle.jsonl"
+    path.write_text(json.dumps({"title": "Masked thing", "year": 2023}) + "\n"
+                    + json.dumps({"title": "B" * 200_000, "year": 2023}) + "\n", encoding="utf-8")
+    err = one_line_error(run_cli("corpus", "import", str(path), "--out", str(tmp_path / "c")))
+    assert err.startswith(f"error: {path}:2: title:") and ".import-" not in err and "corpus validate" not in err
+
+
+def test_staged_corpus_problems_are_mapped_back_to_the_input_entry(tmp_path):
+    from taxonomy.errors import Problem
+    from taxonomy.importer import _in_user_terms, import_corpus
+
+    bib = write_bib(tmp_path)
+    imported = import_corpus([bib])
+    stage = tmp_path / ".c.import-xyz"
+    row = list(imported.papers["title"]).index("Another Masked Modeling Paper")
+    mapped = _in_user_terms(Problem(str(stage / "papers.csv"), row + 2, "year", "bad year"), stage,
+                            tmp_path / "c", imported)
+    assert (mapped.file, mapped.line, mapped.column) == (str(bib), 3, "year")
+    other = _in_user_terms(Problem(str(stage / "taxonomies" / "h.yaml"), 4, "id", "x"), stage, tmp_path / "c",
+                           imported)
+    assert other.file == str(tmp_path / "c" / "taxonomies" / "h.yaml")
+
+
+def test_several_problems_in_an_input_file_are_listed_not_sent_to_corpus_validate(tmp_path):
+    path = tmp_path / "refs.ris"
+    path.write_text("TY  - JOUR\nAU  - Doe, J\nER  - \nTY  - JOUR\nAU  - Roe, R\nER  - \n", encoding="utf-8")
+    err = one_line_error(run_cli("corpus", "import", str(path), "--out", str(tmp_path / "c")))
+    assert "corpus validate" not in err and err.count("entry has no title") == 2

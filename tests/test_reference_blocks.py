@@ -62,7 +62,7 @@ def test_masks_have_exact_ratio_and_static_shape(ratio):
                  masking.block_mask(5, 8, ratio, g)):
         assert mask.shape == (5, n) and mask.dtype == torch.bool
         assert (mask.sum(1) == expected).all()
-        keep = masking.keep_indices(mask)
+        keep = masking.keep_indices(mask, n - expected)
         assert keep.shape == (5, n - expected)
         assert not mask.gather(1, keep).any()
 

@@ -289,9 +289,23 @@ def test_ibot_monitor_runs_on_a_constant_teacher(tiny_data):
         out[..., 3] = 5.0
         return out
 
+    from reference_impls.monitors import summarise
+
     method.teacher_head.forward = constant
-    method(tiny_data.pretrain.get(torch.arange(4)))
-    assert method.diagnostics()["collapse_monitor"]["collapsed"]
+    assert summarise(method.health(tiny_data.pretrain.get(torch.arange(4))))["collapsed"]
+
+
+@pytest.mark.parametrize("name", ["data2vec", "ijepa"])
+def test_feature_monitors_flag_a_collapsed_teacher(tiny_data, name):
+    from reference_impls.monitors import summarise
+
+    method = make(name)
+    images = tiny_data.pretrain.get(torch.arange(16))
+    healthy = summarise(method.health(images))
+    assert not healthy["collapsed"] and healthy["effective_rank"] > 1.5
+    for p in method.teacher.parameters():  # a teacher that maps every image to the same output
+        p.data.zero_()
+    assert summarise(method.health(images))["collapsed"]
 
 
 def test_beit_tokenizer_reports_codebook_usage(tiny_data):

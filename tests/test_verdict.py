@@ -3,6 +3,9 @@ the number of seeds matter."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -160,3 +163,27 @@ def test_hog_arm_sees_structure_not_colour():
     same = (features[0] - features[1]).norm()
     other = (features[0] - features[2]).norm()
     assert same < 0.65 * other
+
+
+def test_the_gpu_visit_script_rehearses_on_the_cpu(tmp_path):
+    """The visit's one command, at dry-run size on the CPU: every stage runs, at most 8 files come back, and
+    the throughput and the verification summary are there to commit."""
+    import json
+    import subprocess
+    import tarfile
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "visit"
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_visit.sh"), str(out), "--dry-run", "--device",
+                             "cpu"], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["environment.txt", "throughput.json", "throughput.log", "verification.tar.gz", "verify.log"]
+    rows = json.loads((out / "throughput.json").read_text())["rows"]
+    assert {r["method"] for r in rows} == {"mae", "ibot", "simmim"} and all(r["images_per_s"] > 0 for r in rows)
+    with tarfile.open(out / "verification.tar.gz") as archive:
+        names = archive.getnames()
+        summary = json.load(archive.extractfile("verification/summary.json"))
+    assert "verification/summary.md" in names and len(summary["methods"]) == 8

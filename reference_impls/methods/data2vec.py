@@ -45,6 +45,13 @@ class Data2Vec(MaskTokenMethod):
     def patch_loss(self, pred: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         return F.smooth_l1_loss(pred, self.targets(images), beta=self.beta, reduction="none").mean(-1)
 
+    @torch.no_grad()
+    def health(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Spread and effective rank of the teacher's targets across images (collapse shows as both falling)."""
+        from reference_impls.monitors import feature_health
+
+        return feature_health(self.targets(images))
+
     def after_step(self, step: int, total: int) -> None:
         self.last_tau = ema_rate(step, total, self.ema_start)
         ema_update(self.teacher, self.encoder, self.last_tau)

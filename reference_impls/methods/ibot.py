@@ -9,15 +9,14 @@ Method, in the paper's terms:
    masked positions are trained to match the teacher's distributions (masked image modelling as
    self-distillation), and its class token to match the teacher's class token.
    Minimal variant: one view, so the class-token term is in-view rather than across two crops.
-4. A collapse monitor reports the teacher's per-sample entropy and the entropy of its batch-average
-   distribution; either near its limit means the targets no longer carry information.
+4. A collapse monitor (`health`, run on held-out images at the log interval) reports the teacher's
+   per-sample entropy and the entropy of its batch-average distribution; either near its limit means the
+   targets no longer carry information.
 `masking="attention"` gives AttMask (Kakogeorgiou et al., ECCV 2022): hide the patches the teacher's class
 token attends to most.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +25,7 @@ from torch import nn
 from reference_impls.ema import ema_rate, ema_update, make_teacher
 from reference_impls.masking import block_mask
 from reference_impls.method import MIMMethod
+from reference_impls.monitors import distribution_health, summarise
 from reference_impls.vit import ViT
 
 
@@ -43,15 +43,8 @@ class ProjectionHead(nn.Module):
 
 
 def collapse_stats(teacher_probs: torch.Tensor) -> dict:
-    """Mean per-sample entropy and entropy of the mean distribution, both as a share of log K."""
-    k = teacher_probs.shape[-1]
-    p = teacher_probs.reshape(-1, k).float()
-    per_sample = -(p * p.clamp_min(1e-12).log()).sum(-1).mean()
-    marginal = p.mean(0)
-    batch = -(marginal * marginal.clamp_min(1e-12).log()).sum()
-    per_share, batch_share = float(per_sample / math.log(k)), float(batch / math.log(k))
-    collapsed = batch_share < 0.1 or per_share > 0.95
-    return {"per_sample_entropy": per_share, "batch_entropy": batch_share, "collapsed": collapsed}
+    """Mean per-sample entropy and entropy of the mean distribution, both as a share of log K, and the flag."""
+    return summarise(distribution_health(teacher_probs))
 
 
 class IBOT(MIMMethod):
@@ -72,7 +65,6 @@ class IBOT(MIMMethod):
         self.teacher_head = make_teacher(self.head)
         self.register_buffer("center_cls", torch.zeros(1, prototypes))
         self.register_buffer("center_patch", torch.zeros(1, 1, prototypes))
-        self.monitor: dict = {}
 
     def new_mask(self, batch: int, device) -> torch.Tensor:
         return block_mask(batch, self.encoder.grid, self.mask_ratio, device=device)
@@ -88,7 +80,6 @@ class IBOT(MIMMethod):
             m = self.center_momentum
             self.center_cls.mul_(m).add_(cls.mean(0, keepdim=True), alpha=1 - m)
             self.center_patch.mul_(m).add_(patches.mean((0, 1), keepdim=True), alpha=1 - m)
-        self.monitor = collapse_stats(p_patch)
         return p_cls, p_patch
 
     def predict(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -110,5 +101,10 @@ class IBOT(MIMMethod):
         ema_update(self.teacher, self.encoder, tau)
         ema_update(self.teacher_head, self.head, tau)
 
-    def diagnostics(self) -> dict:
-        return {"collapse_monitor": self.monitor}
+    @torch.no_grad()
+    def health(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        was_training = self.training
+        self.eval()  # no centre update
+        _, p_patch = self.teacher_outputs(images)
+        self.train(was_training)
+        return distribution_health(p_patch)

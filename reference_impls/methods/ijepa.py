@@ -37,29 +37,34 @@ def multi_block_masks(batch: int, grid: int, blocks: int = 4, block_scale: float
     n_ctx = n - blocks * n_t
     if n_ctx < 1:
         raise ValueError(f"{blocks} target blocks of {side}x{side} patches leave no context on a {grid}x{grid} grid")
-    u = lambda *s: torch.rand(*s, generator=generator)  # noqa: E731
-    rows, cols = torch.arange(grid).repeat_interleave(grid), torch.arange(grid).repeat(grid)
+    u = lambda *s: torch.rand(*s, generator=generator, device=device)  # noqa: E731
+    index = torch.arange(n, device=device)
+    rows, cols = index // grid, index % grid
     top = (u(batch, blocks) * (grid - side + 1)).long()
     left = (u(batch, blocks) * (grid - side + 1)).long()
-    inside = ((rows >= top[..., None]) & (rows < top[..., None] + side) &
-              (cols >= left[..., None]) & (cols < left[..., None] + side))  # B, M, N
-    targets = torch.nonzero(inside.reshape(-1, n))[:, 1].reshape(batch, blocks, n_t)
+    offsets = torch.arange(side, device=device)
+    # each block's patch indices by arithmetic (row-major, so already in patch order): no data-dependent shapes
+    targets = ((top[..., None, None] + offsets[:, None]) * grid + left[..., None, None] + offsets).reshape(batch, blocks, n_t)
+    in_any_target = torch.zeros(batch, n, device=device).scatter_(1, targets.reshape(batch, -1), 1.0)
     c_side = max(1, round(math.sqrt(context_scale * n)))
     c_top = (u(batch, 1) * (grid - c_side + 1)).long()
     c_left = (u(batch, 1) * (grid - c_side + 1)).long()
     in_context = ((rows >= c_top) & (rows < c_top + c_side) & (cols >= c_left) & (cols < c_left + c_side)).float()
-    free = (~inside.any(1)).float()
-    scores = 4 * free + 2 * in_context + u(batch, n)
+    # the context is drawn from the context block minus every target block: patches outside all targets first
+    scores = 4 * (1 - in_any_target) + 2 * in_context + u(batch, n)
     context = scores.topk(n_ctx, dim=1).indices.sort(1).values
-    return context.to(device), targets.to(device)
+    return context, targets
 
 
 class Predictor(nn.Module):
     """Narrow transformer: context tokens + positioned mask tokens -> predictions at the mask tokens."""
 
-    def __init__(self, encoder: ViT, dim: int | None = None, depth: int = 2, heads: int = 2):
+    def __init__(self, encoder: ViT, dim: int | None = None, depth: int | None = None, heads: int = 2):
         super().__init__()
+        # narrow and deep, as in the paper (ViT-H/14: 12 predictor blocks of width 384 on a 32-block, 1280-d
+        # encoder): half the encoder's width and half its depth, at least two blocks
         dim = dim or max(32, encoder.dim // 2)
+        depth = depth or max(2, encoder.depth // 2)
         self.embed = nn.Linear(encoder.dim, dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.register_buffer("pos", sincos_2d(encoder.grid, encoder.grid, dim)[None], persistent=False)
@@ -84,7 +89,7 @@ class IJEPA(MIMMethod):
     target = "EMA target-encoder features of several target blocks, predicted from one context block (MSE)"
 
     def __init__(self, encoder: ViT, blocks: int = 4, block_scale: float = 0.15, predictor_dim: int | None = None,
-                 predictor_depth: int = 2, ema_start: float | None = None, masking: str = "default"):
+                 predictor_depth: int | None = None, ema_start: float | None = None, masking: str = "default"):
         super().__init__(encoder, masking)
         if masking != "default":
             raise ValueError("I-JEPA uses its own multi-block masks")
@@ -117,6 +122,14 @@ class IJEPA(MIMMethod):
         context_idx, target_idx = masks or self.new_masks(images.shape[0], images.device)
         pred = self.predict(images, context_idx, target_idx).float()
         return ((pred - self.targets(images, target_idx)) ** 2).mean()
+
+    @torch.no_grad()
+    def health(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Spread and effective rank of the target encoder's features across images."""
+        from reference_impls.monitors import feature_health
+
+        self.teacher.eval()
+        return feature_health(self.teacher(images)[:, self.teacher.prefix:])
 
     def after_step(self, step: int, total: int) -> None:
         ema_update(self.teacher, self.encoder, ema_rate(step, total, self.ema_start))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reference_impls.masking import keep_indices, random_mask
+from reference_impls.masking import keep_indices, num_masked, random_mask
 from reference_impls.method import MIMMethod
 from reference_impls.patches import patchify
 from reference_impls.vit import Block, ViT, sincos_2d
@@ -56,7 +56,7 @@ class MAE(MIMMethod):
             x = self.decoder_embed(latent)
             x = torch.where(mask[..., None], self.mask_token.to(x.dtype).expand_as(x), x)
         else:
-            keep = keep_indices(mask)
+            keep = keep_indices(mask, enc.num_patches - num_masked(enc.num_patches, self.mask_ratio))
             latent = enc(images, keep=keep)[:, enc.prefix:]  # visible patches only
             visible = self.decoder_embed(latent)
             x = self.mask_token.to(visible.dtype).expand(images.shape[0], enc.num_patches, -1).clone()

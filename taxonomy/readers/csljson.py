@@ -6,6 +6,7 @@ The array is decoded item by item so that a problem can name the line where its 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from taxonomy.errors import Problem
@@ -66,6 +67,20 @@ def _year(item: dict) -> str:
     return ""
 
 
+def _citation_key(item: dict) -> str:
+    """The item's citation key (Better BibTeX's field, or Zotero's 'Citation Key:' note line), else its id unless
+    that is a Zotero item URI (http://zotero.org/users/1/items/AB12CD34), which would make ids like http-zotero-org-2."""
+    key = item.get("citation-key") or item.get("citation_key")
+    if not key:
+        match = re.search(r"^\s*Citation Key:\s*(\S+)", str(item.get("note", "")), re.MULTILINE | re.IGNORECASE)
+        key = match.group(1) if match else ""
+    if not key:
+        key = str(item.get("id", ""))
+        if re.match(r"^[a-z][a-z0-9+.-]*://", key, re.IGNORECASE) or re.fullmatch(r"\d+", key):
+            key = ""
+    return str(key)
+
+
 def read_csl_json(path: Path) -> Source:
     text = read_utf8(path)
     problems: list[Problem] = []
@@ -83,7 +98,7 @@ def read_csl_json(path: Path) -> Source:
             problems.append(Problem(str(path), line, "title", "expected a string"))
             title = ""
         records.append(Record(
-            title=squash(title), file=str(path), line=line, key=str(item.get("id", "") or item.get("citation-key", "")),
+            title=squash(title), file=str(path), line=line, key=_citation_key(item),
             authors=[_name(a) for a in authors], year=_year(item),
             venue=squash(item.get("container-title") or item.get("event-title") or item.get("publisher") or ""),
             doi=clean_doi(item.get("DOI", "")),

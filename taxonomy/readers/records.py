@@ -89,9 +89,17 @@ def read_utf8(path: Path) -> str:
 
 def fail(path: Path, problems: list[Problem]) -> None:
     if problems:
-        raise CorpusError(sorted(problems))
+        problems = sorted(problems)
+        shown = "; ".join(str(q) for q in problems[1:4])
+        raise CorpusError(problems, hint=f"{shown}{' …' if len(problems) > 4 else ''}")
+
+
+MAX_TITLE = 2000
 
 
 def check_titles(path: Path, records: list[Record]) -> list[Problem]:
-    """Every record needs a title; anything else may be missing."""
-    return [Problem(str(path), r.line, "title", "entry has no title") for r in records if not r.title]
+    """Every record needs a title of title length; anything else may be missing."""
+    problems = [Problem(str(path), r.line, "title", "entry has no title") for r in records if not r.title]
+    return problems + [Problem(str(path), r.line, "title", f"{len(r.title):,} characters long; expected a title "
+                               f"(at most {MAX_TITLE:,}), is an abstract or a whole file in this field?")
+                       for r in records if len(r.title) > MAX_TITLE]
