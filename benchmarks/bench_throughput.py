@@ -61,20 +61,34 @@ def measure(name: str, cfg: dict, batch: int, steps: int, device: str, compile_:
     images = data.pretrain.get(torch.arange(batch, device=device) % len(data.pretrain))
     flops = step_flops(method, images, device)
     warm = 5 if compile_ else 2
-    trainer = Trainer(method, data, TrainConfig(steps=warm + steps, batch_size=batch, device=device,
+    trainer = Trainer(method, data, TrainConfig(steps=warm + 1 + steps, batch_size=batch, device=device,
                                                 compile=compile_, compile_mode=mode, warmup_steps=1))
     began = time.perf_counter()
     for step in range(warm):  # warm-up (and compilation)
         trainer.step(step)
     sync(device)
     warm_s = time.perf_counter() - began
+    host_sync = host_sync_in_step(trainer, warm) if device == "cuda" else None
     start = time.perf_counter()
-    for step in range(warm, warm + steps):
+    for step in range(warm + 1, warm + 1 + steps):
         trainer.step(step)
     sync(device)
     seconds = (time.perf_counter() - start) / steps
     return dict(method=name, config=cfg, batch=batch, step_s=seconds, images_per_s=batch / seconds,
-                warmup_s=warm_s, tflops_per_step=flops / 1e12, achieved_tflops=flops / seconds / 1e12, **options)
+                warmup_s=warm_s, tflops_per_step=flops / 1e12, achieved_tflops=flops / seconds / 1e12,
+                host_sync_in_step=host_sync, **options)
+
+
+def host_sync_in_step(trainer: Trainer, step: int) -> str:
+    """One real step under CUDA's sync-debug mode: "none", or the first operation that made the host wait."""
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        trainer.step(step)
+        return "none"
+    except RuntimeError as exc:
+        return str(exc).splitlines()[0][:200]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
 
 
 def main() -> None:
@@ -113,7 +127,8 @@ def main() -> None:
         mfu = f"{100 * r['mfu_vs_peak']:.1f}% of peak" if peak else "peak unknown"
         print(f"{tag:20s} {r['config']['size']:5s}/{r['config']['patch']}@{r['config']['image']:<4d} "
               f"{r['images_per_s']:12,.0f} img/s  {r['achieved_tflops']:8.3f} TFLOP/s  "
-              f"{100 * r['utilisation_vs_matmul']:5.1f}% of matmul  {mfu}")
+              f"{100 * r['utilisation_vs_matmul']:5.1f}% of matmul  {mfu}"
+              + (f"  host waits in a step: {r['host_sync_in_step']}" if r["host_sync_in_step"] else ""))
     for cfg_name in CONFIGS:
         visible = [r for r in rows if r["method"] == "mae" and not r.get("encode_all") and r["config"] == CONFIGS[cfg_name]]
         full = [r for r in rows if r["method"] == "mae" and r.get("encode_all") and r["config"] == CONFIGS[cfg_name]]

@@ -125,29 +125,25 @@ class ShapesSource:
     """The unlabelled pool: parameters kept on the training device, pixels rendered per batch there, with
     the pixel noise from a generator on that device: fetching a batch never waits for the host."""
 
-    def __init__(self, n: int, seed: int, size: int = 32):
-        self.params, self.size, self.n, self.seed = shape_params(n, seed), size, n, seed
-        self.device = "cpu"
-        self.noise = torch.Generator().manual_seed(seed)
+    def __init__(self, n: int, seed: int, size: int = 32, params: dict[str, torch.Tensor] | None = None,
+                 device="cpu"):
+        self.size, self.n, self.seed = size, n, seed
+        self.params = {k: v.to(device) for k, v in (params or shape_params(n, seed)).items()}
+        self.noise = torch.Generator(device=device).manual_seed(seed)
 
     def __len__(self) -> int:
         return self.n
 
     def to(self, device) -> "ShapesSource":
-        moved = ShapesSource.__new__(ShapesSource)
-        moved.size, moved.n, moved.seed, moved.device = self.size, self.n, self.seed, torch.device(device)
-        moved.params = {k: v.to(device) for k, v in self.params.items()}
-        moved.noise = torch.Generator(device=device).manual_seed(self.seed)
-        return moved
+        return ShapesSource(self.n, self.seed, self.size, self.params, device)
 
     def reseed(self, seed: int) -> None:
         """Restart the pixel noise, so a run's batches do not depend on what used the pool before it."""
         self.noise.manual_seed(self.seed * 7919 + seed)
 
     def get(self, indices: torch.Tensor) -> torch.Tensor:
-        idx = indices.to(self.params["cls"].device)
-        return render_shapes({k: v[idx] for k, v in self.params.items()}, self.size, self.params["cls"].device,
-                             self.noise)
+        device = self.params["cls"].device
+        return render_shapes({k: v[indices.to(device)] for k, v in self.params.items()}, self.size, device, self.noise)
 
 
 def shapes(seed: int = 0, pool: int = 50_000, per_class: int = 10, test_per_class: int = 100, size: int = 32) -> Splits:

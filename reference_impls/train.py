@@ -81,7 +81,8 @@ class Trainer:
     """The pretraining step. The batch indices, the images, the masks and the monitors' numbers stay on the
     device; the learning rate is a device tensor that fused AdamW reads; clipping and the EMA are `_foreach`
     kernels. Nothing in `step` waits for the host, so a GPU runs ahead of Python (tested on the CPU by
-    `tests/test_fast_step.py`, and with CUDA's sync-debug mode in `benchmarks/gpu_visit.sh`)."""
+    `tests/test_fast_step.py`; on a GPU, `benchmarks/bench_throughput.py` runs a step under CUDA's sync-debug
+    mode and records the result)."""
 
     def __init__(self, method: MIMMethod, data: Splits, cfg: TrainConfig):
         self.method, self.data, self.cfg = method, data, cfg

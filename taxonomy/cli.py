@@ -20,13 +20,19 @@ corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate a corp
 app.add_typer(corpus_app, name="corpus")
 
 
+def _reader_left() -> None:
+    """The reader of a pipe left (`mimtax categories | head -1`): that is not an error. Standard output goes to
+    /dev/null so the interpreter's final flush does not fail again, and the command ends with success."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
+
+
 class _Console(Console):
     def on_broken_pipe(self) -> None:
-        """The reader of a pipe left (`mimtax categories | head -1`): stop quietly with success, not rich's exit 1."""
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(0)
+        """Rich's own handling would exit 1."""
+        _reader_left()
 
 
 console = _Console() if sys.stdout.isatty() else _Console(width=200)
@@ -163,7 +169,7 @@ def dendrogram(
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
 
-    from taxonomy.fsutil import output_folder, remove_stale_scratch
+    from taxonomy.fsutil import output_folder
     from taxonomy.painter import Painter
 
     import signal
@@ -174,7 +180,6 @@ def dendrogram(
     if cache is not None and cache.exists() and not cache.is_dir():
         raise UserError(f"--cache {cache}: is a file; give a folder for the embedding cache")
     with output_folder(out):
-        remove_stale_scratch(out)  # left by a run that was killed outright
         painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
         from taxonomy.dendrogram import build_dendrogram
         from taxonomy.export import score_table, write_outputs
@@ -447,12 +452,8 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except BrokenPipeError:  # `mimtax categories | head -1`: the reader left; that is not an error
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
-        sys.exit(0)
+    except BrokenPipeError:
+        _reader_left()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

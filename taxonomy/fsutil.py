@@ -91,6 +91,13 @@ def jsonl_objects(path: Path, what: str = "JSON") -> Iterator[tuple[int, object]
                 raise UserError(f"{path}:{number}: -: invalid {what} ({getattr(exc, 'msg', 'nested too deeply')})") from None
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write a file through a uniquely named temporary file in the same folder, then rename it over `path`:
     readers see the old file or the new one, never half of one, and two writers never share a scratch file.
@@ -100,9 +107,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

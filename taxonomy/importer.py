@@ -22,6 +22,7 @@ import yaml
 
 from taxonomy.corpus import OPTIONAL_COLUMNS, PAPER_COLUMNS, norm_title, validate, write_csv_atomic
 from taxonomy.errors import CorpusError, Problem, UserError
+from taxonomy.fsutil import current_umask
 from taxonomy.readers import Record, Source, read_source
 from taxonomy.store import STORE_FILE, AbstractStore
 
@@ -316,9 +317,7 @@ def _in_user_terms(problem: Problem, stage: Path, out: Path, imported: Imported)
 
 def _follow_umask(folder: Path) -> None:
     """mkdtemp makes 0700 folders; an imported corpus follows the user's umask like any folder they create."""
-    mask = os.umask(0)
-    os.umask(mask)
-    folder.chmod(0o777 & ~mask)
+    folder.chmod(0o777 & ~current_umask())
 
 
 def _replace_import(stage: Path, out: Path, old_marker: dict) -> None:
