@@ -181,10 +181,10 @@ def dendrogram(
         raise UserError(f"--cache {cache}: is a file; give a folder for the embedding cache")
     with output_folder(out):
         painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
-        from taxonomy.dendrogram import build_dendrogram
-        from taxonomy.export import score_table, write_outputs
-
         try:
+            from taxonomy.dendrogram import build_dendrogram
+            from taxonomy.export import score_table, write_outputs
+
             result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
                                       taxonomy=taxonomy, guided=guided, cache_dir=cache,
                                       on_tree=(lambda r: painter.draw("tree", r)) if painter else None)
@@ -438,6 +438,18 @@ def audit(
     _emit(frame, fmt, f"{len(frame)} papers to review ({taxonomy}, score >= {threshold})")
 
 
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+
+
+def _interrupted() -> None:
+    """Say so and exit 130. CPython remembers a Ctrl-C that escaped any `exec` of a string (dataclasses and
+    namedtuples are made that way while modules import) and then ends the process by SIGINT whatever the exit
+    code; a fresh `exec` of a string clears that memory, so the documented 130 holds."""
+    print("interrupted", file=sys.stderr)
+    exec("")  # noqa: S102 - resets CPython's unhandled-KeyboardInterrupt flag (see the docstring)
+    sys.exit(INTERRUPTED)
+
+
 def _one_line(message: str) -> str:
     """An error stays on one line even when it quotes a value with a newline or a control character in it."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
@@ -450,8 +462,7 @@ def main() -> None:
         print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        _interrupted()
     except BrokenPipeError:
         _reader_left()
     except typer.Exit as exc:
@@ -464,4 +475,6 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code if exc.exit_code else 2)
         raise
+    if code == INTERRUPTED:  # typer turns Ctrl-C inside a command into this code, silently
+        _interrupted()
     sys.exit(code if isinstance(code, int) else 0)

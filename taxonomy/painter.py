@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +49,15 @@ def picture_data(result, scores: bool = False) -> PictureData:
                        result.agreement if scores else {}, result.baseline_agreement if scores else {})
 
 
-def _serve(conn, folder: str) -> None:
-    import signal
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us cleanly
+
+def _serve(conn, folder: str) -> None:
+    # Ctrl-C is the parent's to handle (it stops us through the pipe); SIGTERM, the parent's last resort, ends
+    # us quietly. Both were blocked across the fork, so neither could reach the parent's Python handlers here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     from taxonomy import plotting
 
     plotting.warm_up()
@@ -81,7 +87,11 @@ class Painter:
         ctx = multiprocessing.get_context("fork")
         self._conn, child_end = ctx.Pipe()
         self._process = ctx.Process(target=_serve, args=(child_end, str(self.folder)), daemon=True)
-        self._process.start()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a signal that came meanwhile is delivered now
         child_end.close()
         self._sent: list[str] = []
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +57,24 @@ def _merge(old: dict | None, paper_id: str, title: str, source: str, abstract: s
     return row
 
 
+def _set_up(db: sqlite3.Connection) -> None:
+    """WAL mode and the table. Switching a new file to WAL can report "database is locked" at once, without
+    waiting, while another process does the same, so that step is retried until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS papers (id TEXT PRIMARY KEY, title TEXT, abstract TEXT, "
+               "arxiv_id TEXT, doi TEXT, source TEXT, tried TEXT)")
+
+
 class AbstractStore:
     """Rows by paper id: id, title, abstract, arxiv_id, doi, source, and `tried` (services asked, found or not)."""
 
@@ -82,10 +101,7 @@ class AbstractStore:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS papers (id TEXT PRIMARY KEY, title TEXT, abstract TEXT, "
-                       "arxiv_id TEXT, doi TEXT, source TEXT, tried TEXT)")
+            _set_up(db)
         except sqlite3.DatabaseError as exc:
             raise UserError(f"{self.path}: cannot open the abstract store ({exc}); move it aside and run "
                             "`mimtax enrich` again") from None

@@ -314,22 +314,26 @@ def test_broken_pipe_is_not_an_error():
     assert status.returncode == 0
 
 
-def test_interrupted_dendrogram_prints_no_traceback_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("delay", [0.0, 0.5])  # 0: while modules import and the painter forks
+def test_interrupted_dendrogram_prints_no_traceback_and_leaves_nothing(tmp_path, delay):
     import signal
     import time
 
     out = tmp_path / "out"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "taxonomy", "dendrogram", "--out", str(out)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # an empty embedding cache: the run has all 385 papers to embed, so it is still busy when Ctrl-C comes
+    command = [sys.executable, "-m", "taxonomy", "dendrogram", "--out", str(out), "--cache", str(tmp_path / "cache")]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.monotonic() + 60
     while not any(out.glob(".painter-*")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)
+    time.sleep(delay)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
     _, err = proc.communicate()
     assert "Traceback" not in err, err
-    assert proc.returncode in (130, 0)
+    assert proc.returncode in (130, 0), err  # 0 only where a stalled machine let the run end first
+    assert proc.returncode != 130 or err.strip().endswith("interrupted")
     assert not out.exists() or not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
