@@ -1,5 +1,7 @@
 """Mask generators. Each returns a bool mask (B, N), True = masked, with exactly round(ratio * N) masked patches
-in every row, so tensor shapes never change between steps and a compiled loop never recompiles."""
+in every row, so tensor shapes never change between steps and a compiled loop never recompiles. Methods that
+replace masked patches by a token inside the encoder (iBOT) may also vary the count per image (`counts`): the
+shapes stay the same."""
 
 from __future__ import annotations
 
@@ -40,11 +42,35 @@ def coarse_random_mask(batch: int, grid: int, ratio: float, mask_patch: int, pat
     return _top_k_mask(fine + jitter, num_masked(grid * grid, ratio))
 
 
+def ranked_mask(scores: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """True at the `counts[i]` highest scores of row i: masks whose size varies per image, drawn without the
+    host ever reading a count."""
+    rank = scores.argsort(dim=1, descending=True).argsort(dim=1)
+    return rank < counts[:, None]
+
+
+def mask_counts(batch: int, num_patches: int, low: float, high: float, share: float,
+                generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """iBOT's prediction ratio: a share of the images gets a ratio drawn uniformly from [low, high], the rest
+    no mask at all (B,) patch counts."""
+    ratio = low + (high - low) * torch.rand(batch, generator=generator, device=device)
+    masked = torch.rand(batch, generator=generator, device=device) < share
+    return torch.where(masked, (ratio * num_patches).round(), torch.zeros_like(ratio)).long()
+
+
 def block_mask(batch: int, grid: int, ratio: float, generator: torch.Generator | None = None,
-               device: torch.device | str = "cpu", min_block: int = 4, max_aspect: float = 3.0,
-               tries: int = 24) -> torch.Tensor:
+               device: torch.device | str = "cpu", counts: torch.Tensor | None = None) -> torch.Tensor:
     """BEiT: rectangles of random area and aspect are added until the budget is met, then made exact by
-    filling / trimming with random patches (so every row has the same count).
+    filling / trimming (so every row has the same count, or `counts[i]` patches when given, up to `ratio`)."""
+    scores = block_scores(batch, grid, ratio, generator, device)
+    return _top_k_mask(scores, num_masked(grid * grid, ratio)) if counts is None else ranked_mask(scores, counts)
+
+
+def block_scores(batch: int, grid: int, ratio: float, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu", min_block: int = 4, max_aspect: float = 3.0,
+                 tries: int = 24) -> torch.Tensor:
+    """Scores whose top-k is a block mask of k patches, for every k up to round(ratio * N): the patches of the
+    first rectangles score highest, the last-added rectangle is trimmed from its far edge (no holes).
 
     Vectorised over the batch and the candidate rectangles (no Python loop per image) and drawn on `device`:
     `tries` rectangles are drawn per image, their running union is taken, and the first union that reaches
@@ -76,18 +102,17 @@ def block_mask(batch: int, grid: int, ratio: float, generator: torch.Generator |
     row, col = index // grid, index % grid
     sides = torch.stack([row, grid - 1 - row, col, grid - 1 - col]).float() / grid  # 4, N
     side = (u(batch) * 4).long().clamp_max(3)
-    scores = 4 * blocks - 2 * order / tries - 0.5 * sides[side] + 0.01 * u(batch, n)
-    return _top_k_mask(scores, target)
+    return 4 * blocks - 2 * order / tries - 0.5 * sides[side] + 0.01 * u(batch, n)
 
 
 def attention_guided_mask(attention: torch.Tensor, ratio: float, generator: torch.Generator | None = None,
-                          randomness: float = 0.1) -> torch.Tensor:
-    """AttMask: hide the patches the teacher's class token attends to most (B, N scores in, exact count out).
-    A little noise keeps the choice from being identical for similar images."""
+                          randomness: float = 0.1, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """AttMask: hide the patches the teacher's class token attends to most (B, N scores in; exact count out,
+    or `counts[i]` per image). A little noise keeps the choice from being identical for similar images."""
     b, n = attention.shape
     scores = attention / attention.amax(1, keepdim=True).clamp_min(1e-8)
-    noise = torch.rand(b, n, generator=generator, device=attention.device)
-    return _top_k_mask(scores + randomness * noise, num_masked(n, ratio))
+    scores = scores + randomness * torch.rand(b, n, generator=generator, device=attention.device)
+    return _top_k_mask(scores, num_masked(n, ratio)) if counts is None else ranked_mask(scores, counts)
 
 
 def keep_indices(mask: torch.Tensor, visible: int) -> torch.Tensor:

@@ -33,14 +33,16 @@ class MIMMethod(nn.Module):
         """The network whose attention guides AttMask-style masking: the teacher where there is one."""
         return getattr(self, "teacher", None) or self.encoder
 
-    def make_mask(self, images: torch.Tensor) -> torch.Tensor:
+    def make_mask(self, images: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
         """The method's own mask, or (masking='attention') hide the patches the teacher attends to most,
-        at the same ratio, so shapes do not change."""
+        at the same ratio, so shapes do not change. A method that has the teacher's attention already (from
+        the pass that made its targets) passes it in."""
         if self.masking == "default":
             return self.new_mask(images.shape[0], images.device)
         from reference_impls.masking import attention_guided_mask
 
-        attention = self.attention_source().cls_attention(images)
+        if attention is None:
+            attention = self.attention_source().cls_attention(images)
         return attention_guided_mask(attention, self.mask_ratio)  # the same count as the default mask
 
     def prepare(self, pool, device) -> dict:
@@ -50,10 +52,16 @@ class MIMMethod(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def evaluated_encoder(self) -> ViT:
+        """The network the paper evaluates downstream: the student by default; the EMA teacher where the
+        paper takes it (iBOT, AttMask) or the target encoder (I-JEPA)."""
+        return self.encoder
+
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen features for probes: mean of the encoder's patch tokens on the full image."""
-        return self.encoder.pooled(images)
+        """Frozen features for probes: mean of the evaluated encoder's patch tokens on the full image."""
+        return self.evaluated_encoder.pooled(images)
 
     def reconstruct(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError(f"{self.name} does not predict pixels")

@@ -69,7 +69,11 @@ class Block(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        if return_attention:
+            out, weights = self.attn(self.norm1(x), return_attention=True)
+            x = x + out
+            return x + self.mlp(self.norm2(x)), weights
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
@@ -109,7 +113,11 @@ class ViT(nn.Module):
         return self.patch_embed(images).flatten(2).transpose(1, 2) + self.pos_embed
 
     def forward(self, images: torch.Tensor, keep: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                mask_token: torch.Tensor | None = None, all_layers: bool = False):
+                mask_token: torch.Tensor | None = None, all_layers: bool = False, cls_attention: bool = False):
+        """Token features; with `all_layers` also every block's output, with `cls_attention` also the last
+        block's attention from the class token to each patch, averaged over heads (B, N): one pass for both."""
+        if cls_attention and self.cls_token is None:
+            raise ValueError("attention-guided masking needs a class token")
         x = self.embed(images)
         if mask is not None:
             token = mask_token.to(x.dtype) + self.pos_embed
@@ -119,22 +127,21 @@ class ViT(nn.Module):
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         layers = []
-        for block in self.blocks:
-            x = block(x)
+        for i, block in enumerate(self.blocks):
+            if cls_attention and i == len(self.blocks) - 1:
+                x, weights = block(x, return_attention=True)
+            else:
+                x = block(x)
             layers.append(x)
         x = self.norm(x)
+        if cls_attention:
+            return x, weights[:, :, 0, 1:].mean(1).float()
         return (x, layers) if all_layers else x
 
     @torch.no_grad()
     def cls_attention(self, images: torch.Tensor) -> torch.Tensor:
         """Last block's attention from the class token to each patch, averaged over heads (B, N)."""
-        if self.cls_token is None:
-            raise ValueError("attention-guided masking needs a class token")
-        x = torch.cat([self.cls_token.expand(images.shape[0], -1, -1), self.embed(images)], dim=1)
-        for block in self.blocks[:-1]:
-            x = block(x)
-        _, weights = self.blocks[-1].attn(self.blocks[-1].norm1(x), return_attention=True)
-        return weights[:, :, 0, 1:].mean(1).float()
+        return self.forward(images, cls_attention=True)[1]
 
     def pooled(self, images: torch.Tensor) -> torch.Tensor:
         """One vector per image for probes: mean of patch tokens (class token excluded)."""

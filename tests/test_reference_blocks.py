@@ -87,6 +87,20 @@ def test_block_masks_hit_every_border_equally():
     assert max(borders) - min(borders) < 0.02
 
 
+def test_masks_with_a_count_per_image_are_exact_and_still_blocks():
+    g = torch.Generator().manual_seed(3)
+    counts = masking.mask_counts(300, 64, 0.1, 0.5, 0.5, generator=g)
+    mask = masking.block_mask(300, 8, 0.5, g, counts=counts)
+    assert torch.equal(mask.sum(1), counts)
+    grid = mask.reshape(-1, 8, 8)
+    together = (grid[:, :, :-1] & grid[:, :, 1:]).sum() / grid.sum()
+    scattered = masking.ranked_mask(torch.rand(300, 64, generator=g), counts).reshape(-1, 8, 8)
+    assert together > (scattered[:, :, :-1] & scattered[:, :, 1:]).sum() / scattered.sum() + 0.2
+    attention = torch.arange(16, dtype=torch.float32).repeat(2, 1)
+    hidden = masking.attention_guided_mask(attention, 0.5, randomness=0.0, counts=torch.tensor([0, 3]))
+    assert not hidden[0].any() and hidden[1, 13:].all() and hidden[1].sum() == 3
+
+
 def test_attention_guided_mask_hides_most_attended():
     attention = torch.arange(16, dtype=torch.float32).repeat(3, 1)
     mask = masking.attention_guided_mask(attention, 0.25, randomness=0.0)

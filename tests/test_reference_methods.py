@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 
 METHOD_NAMES = list(METHODS)
 MASKED = [m for m in METHOD_NAMES if m != "ijepa"]  # methods with one bool mask per image
+TWO_VIEWS = ("ibot", "attmask")  # two augmented views, a mask ratio drawn per view
 
 
 def make(name: str, seed: int = 0):
@@ -44,9 +45,12 @@ def test_loss_touches_only_masked_positions(name, tiny_data, monkeypatch):
     method = make(name)
     method.prepare(tiny_data.pretrain, "cpu")
     images = tiny_data.pretrain.get(torch.arange(3))
-    mask = method.new_mask(3, "cpu")
+    seen = torch.cat([images, images]) if name in TWO_VIEWS else images  # iBOT's student sees two views
+    mask = method.new_mask(len(seen), "cpu")
+    if name in TWO_VIEWS:
+        mask[0, :5] = True  # at least one masked view: half the views are not masked at all
     hook = "decode" if name == "mae" else "predict"
-    real = getattr(method, hook)(images, mask).detach()
+    real = getattr(method, hook)(seen, mask).detach()
     pred = (real + 0.1 * torch.randn_like(real)).requires_grad_(True)
     if name in ("ibot", "attmask"):
         pred = torch.log_softmax(torch.randn_like(real), -1).requires_grad_(True)
@@ -71,11 +75,26 @@ def test_mae_encoder_sees_only_visible_patches(tiny_data):
     assert lengths == [1 + 64]
 
 
-@pytest.mark.parametrize("name", MASKED)
+@pytest.mark.parametrize("name", [m for m in MASKED if m not in TWO_VIEWS])
 def test_masks_have_static_shapes_across_steps(name):
     method = make(name)
     counts = {int(method.new_mask(8, "cpu").sum(1).unique().item()) for _ in range(5)}
     assert len(counts) == 1
+
+
+@pytest.mark.parametrize("name", TWO_VIEWS)
+def test_ibot_masks_half_the_views_with_a_ratio_in_the_papers_range(name):
+    method = make(name)
+    torch.manual_seed(0)
+    images = torch.randn(400, 3, 32, 32)
+    attention = method.teacher.cls_attention(images) if name == "attmask" else None
+    mask = method.make_mask(images, attention)
+    assert mask.shape == (400, 64)  # static shape: masked patches become a token inside the encoder
+    counts = mask.sum(1)
+    masked = counts > 0
+    assert 0.4 < masked.float().mean() < 0.6
+    assert counts[masked].min() >= round(0.1 * 64) and counts[masked].max() <= round(0.5 * 64)
+    assert counts[masked].float().std() > 3  # drawn per view, not one ratio for all
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES)
@@ -84,8 +103,8 @@ def test_loss_decreases_on_tiny_data(name, tiny_data):
     cfg = TrainConfig(steps=40, batch_size=32, lr=2e-3, warmup_steps=5, log_every=10)
     if name in ("data2vec", "ibot", "attmask", "ijepa"):  # moving targets: the teacher is held still here
         method.ema_start = 1.0
-    if name in ("ibot", "attmask"):
-        method.center_momentum = 1.0
+    if name in ("ibot", "attmask"):  # and the centre and the temperature (its warm-up raises the loss floor)
+        method.center_momentum, method.teacher_temp = 1.0, (0.04, 0.04)
     out = pretrain(method, tiny_data, cfg, progress=False)
     first, last = out["history"][0][1], out["history"][-1][1]
     if name in ("ibot", "attmask"):  # cross-entropy to sharp teacher targets has a high floor: look at the drop
@@ -312,8 +331,24 @@ def test_beit_tokenizer_reports_codebook_usage(tiny_data):
     method = make("beit")
     usage = method.prepare(tiny_data.pretrain, "cpu")["tokenizer"]
     assert usage["codes"] == 64 and 1 < usage["used"] <= 64 and 1 < usage["perplexity"] <= 64
+    assert 0.3 < usage["flat_share"] < 0.95
     tokens = method.tokens(tiny_data.test_x[:2])
     assert tokens.shape == (2, 64) and tokens.max() < 64
+
+
+def test_beit_tokens_see_structure_not_colour(tiny_data):
+    from reference_impls.methods.beit import FLAT, LUMA
+
+    method = make("beit")
+    method.prepare(tiny_data.pretrain, "cpu")
+    images = tiny_data.test_x[:20]
+    luma = (images * torch.tensor(LUMA)[None, :, None, None]).sum(1, keepdim=True)
+    grey = luma.expand_as(images).contiguous()  # every colour replaced by its grey of equal luminance
+    assert torch.equal(method.tokens(images), method.tokens(grey))
+    flat = torch.rand(50, 3, 1, 1).mul(4).sub(2).expand(-1, -1, 32, 32).contiguous()  # 50 random flat colours
+    assert (method.tokens(flat) == FLAT).all()  # one token, whatever the hue (was: hue decided the code)
+    tokens = method.tokens(images)
+    assert (tokens != FLAT).any() and len(tokens[tokens != FLAT].unique()) > 5  # edges are coded by shape
 
 
 def test_ijepa_masks_are_static_and_disjoint():
@@ -337,13 +372,60 @@ def test_ijepa_context_encoder_sees_only_context(tiny_data):
 
 def test_attention_guided_masking_uses_the_teacher(tiny_data):
     method = make("attmask")
-    images = tiny_data.pretrain.get(torch.arange(3))
+    images = tiny_data.pretrain.get(torch.arange(16))
     attention = method.teacher.cls_attention(images)
-    mask = method.make_mask(images)
-    assert mask.shape == (3, 64) and (mask.sum(1) == mask.sum(1)[0]).all()
-    # the most attended patch of each image is hidden
-    assert mask.gather(1, attention.argmax(1, keepdim=True)).all()
-    assert make("mae", 0).__class__(make("mae").encoder, masking="attention").make_mask(images).shape == (3, 64)
+    mask = method.make_mask(images, attention)
+    assert mask.shape == (16, 64)
+    masked = mask.any(1)
+    assert masked.any()
+    # the most attended patch of each masked view is hidden
+    assert mask.gather(1, attention.argmax(1, keepdim=True))[masked].all()
+    assert make("mae", 0).__class__(make("mae").encoder, masking="attention").make_mask(images).shape == (16, 64)
+
+
+def test_attmask_takes_attention_and_targets_from_one_teacher_pass(tiny_data):
+    method = make("attmask")
+    passes = []
+    method.teacher.blocks[0].register_forward_hook(lambda m, i, o: passes.append(o.shape[0]))
+    method(tiny_data.pretrain.get(torch.arange(4)))
+    assert passes == [8]  # one pass over the two views of four images
+
+
+def test_ibot_views_differ_and_the_class_token_is_distilled_across_views(tiny_data, monkeypatch):
+    from reference_impls import augment
+    from reference_impls.methods import ibot
+
+    images = tiny_data.pretrain.get(torch.arange(6))
+    views = augment.two_views(images)
+    assert views.shape == (12, 3, 32, 32)
+    assert (views[:6] - views[6:]).abs().mean() > 0.1  # two different augmentations of each image
+    method = make("ibot")
+    mask = torch.zeros(12, 64, dtype=torch.bool)  # no masked patch: only the class-token term is left
+    targets, _, _ = method.teacher_outputs(views, update_center=False)
+    monkeypatch.setattr(ibot, "two_views", lambda x: views)
+    log_s = method.predict(views, mask)
+    expected = -(targets.roll(6, dims=0) * log_s[:, 0]).sum(-1).mean()
+    torch.testing.assert_close(method(images, mask=mask), expected)
+    in_view = -(targets * log_s[:, 0]).sum(-1).mean()
+    assert not torch.isclose(expected, in_view)
+
+
+def test_ibot_teacher_temperature_warms_up():
+    method = make("ibot")
+    seen = []
+    for step in range(100):
+        method.after_step(step, 100)
+        seen.append(float(method.temperature))
+    assert seen[0] < 0.042 and abs(seen[29] - 0.07) < 1e-6 and abs(seen[-1] - 0.07) < 1e-6
+    assert all(b >= a for a, b in zip(seen, seen[1:]))
+
+
+def test_the_evaluated_encoder_is_the_one_the_paper_evaluates():
+    for name in METHOD_NAMES:
+        method = make(name)
+        teacher = name in ("ibot", "attmask", "ijepa")
+        assert (method.evaluated_encoder is getattr(method, "teacher", None)) == teacher
+        assert (method.evaluated_encoder is method.encoder) == (not teacher)
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES)

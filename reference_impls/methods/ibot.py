@@ -1,19 +1,22 @@
 """iBOT — Zhou et al., "iBOT: Image BERT Pre-Training with Online Tokenizer" (ICLR 2022, arXiv 2111.07832).
 
 Method, in the paper's terms:
-1. An online tokenizer: the teacher, an EMA of the student (encoder + projection head), maps every patch and
-   the class token of the *unmasked* image to a distribution over K prototypes.
-2. Teacher outputs are centred (a running mean is subtracted, against collapse onto one prototype) and
-   sharpened (low temperature, against collapse to uniform).
-3. The student sees the image with block-wise masked patches replaced by a mask token; its patch outputs at
-   masked positions are trained to match the teacher's distributions (masked image modelling as
-   self-distillation), and its class token to match the teacher's class token.
-   Minimal variant: one view, so the class-token term is in-view rather than across two crops.
-4. A collapse monitor (`health`, run on held-out images at the log interval) reports the teacher's
-   per-sample entropy and the entropy of its batch-average distribution; either near its limit means the
-   targets no longer carry information.
+1. Two augmented views of every image (random resized crop, flip, colour jitter: `augment.two_views`).
+2. An online tokenizer: the teacher, an EMA of the student (encoder + projection head), maps every patch and
+   the class token of each *unmasked* view to a distribution over K prototypes. Its outputs are centred (a
+   running mean is subtracted, against collapse onto one prototype) and sharpened by a temperature that warms
+   up from 0.04 to 0.07 over the first 30 % of training (against collapse to uniform).
+3. The student sees each view with block-wise masked patches replaced by a mask token; half of the views are
+   masked, each with a ratio drawn from [0.1, 0.5], the other half not at all. Its patch outputs at masked
+   positions match the teacher's distributions of the same view (masked image modelling as
+   self-distillation); its class token matches the teacher's class token of the *other* view (cross-view
+   invariance, as in DINO).
+4. Downstream, the paper evaluates the teacher (`evaluated_encoder`).
+5. A collapse monitor (`health`, on held-out images at the log interval) reports the teacher's per-sample
+   entropy and the entropy of its batch-average distribution; either near its limit means the targets no
+   longer carry information.
 `masking="attention"` gives AttMask (Kakogeorgiou et al., ECCV 2022): hide the patches the teacher's class
-token attends to most.
+token attends to most, with the attention taken from the same teacher pass that makes the targets.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reference_impls.augment import two_views
 from reference_impls.ema import ema_rate, ema_update, make_teacher
-from reference_impls.masking import block_mask
+from reference_impls.masking import attention_guided_mask, block_mask, mask_counts
 from reference_impls.method import MIMMethod
 from reference_impls.monitors import distribution_health, summarise
 from reference_impls.vit import ViT
@@ -49,14 +53,16 @@ def collapse_stats(teacher_probs: torch.Tensor) -> dict:
 
 class IBOT(MIMMethod):
     name = "ibot"
-    target = "EMA-teacher prototype distributions of masked patches + class token (self-distillation)"
+    target = "EMA-teacher prototype distributions of masked patches + class token of the other view"
 
-    def __init__(self, encoder: ViT, prototypes: int | None = None, mask_ratio: float = 0.3,
-                 student_temp: float = 0.1, teacher_temp: float = 0.04, center_momentum: float = 0.9,
-                 ema_start: float | None = None, masking: str = "default"):
+    def __init__(self, encoder: ViT, prototypes: int | None = None, mask_ratio: tuple[float, float] = (0.1, 0.5),
+                 masked_share: float = 0.5, student_temp: float = 0.1, teacher_temp: tuple[float, float] = (0.04, 0.07),
+                 teacher_temp_warmup: float = 0.3, center_momentum: float = 0.9, ema_start: float | None = None,
+                 masking: str = "default"):
         super().__init__(encoder, masking)
         prototypes = prototypes or (256 if encoder.dim < 192 else 1024)
-        self.mask_ratio, self.student_temp, self.teacher_temp = mask_ratio, student_temp, teacher_temp
+        self.mask_ratio, self.masked_share = mask_ratio, masked_share
+        self.student_temp, self.teacher_temp, self.teacher_temp_warmup = student_temp, teacher_temp, teacher_temp_warmup
         self.center_momentum, self.ema_start = center_momentum, ema_start
         self.mask_token = nn.Parameter(torch.zeros(1, 1, encoder.dim))
         nn.init.normal_(self.mask_token, std=0.02)
@@ -65,46 +71,65 @@ class IBOT(MIMMethod):
         self.teacher_head = make_teacher(self.head)
         self.register_buffer("center_cls", torch.zeros(1, prototypes))
         self.register_buffer("center_patch", torch.zeros(1, 1, prototypes))
+        # a tensor, so the schedule changes it without recompiling a compiled step
+        self.register_buffer("temperature", torch.tensor(teacher_temp[0]))
 
-    def new_mask(self, batch: int, device) -> torch.Tensor:
-        return block_mask(batch, self.encoder.grid, self.mask_ratio, device=device)
+    @property
+    def evaluated_encoder(self) -> ViT:
+        return self.teacher
+
+    def new_mask(self, batch: int, device, attention: torch.Tensor | None = None) -> torch.Tensor:
+        """Half the views masked with a ratio drawn in [0.1, 0.5] each (block-wise, or by attention)."""
+        low, high = self.mask_ratio
+        counts = mask_counts(batch, self.encoder.num_patches, low, high, self.masked_share, device=device)
+        if attention is not None:
+            return attention_guided_mask(attention, high, counts=counts)
+        return block_mask(batch, self.encoder.grid, high, device=device, counts=counts)
+
+    def make_mask(self, images: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
+        return self.new_mask(images.shape[0], images.device, attention if self.masking == "attention" else None)
 
     @torch.no_grad()
-    def teacher_outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Centred, sharpened teacher distributions for the class token (B, K) and patches (B, N, K)."""
-        out = self.teacher_head(self.teacher(images).float())
+    def teacher_outputs(self, views: torch.Tensor, update_center: bool = True):
+        """Centred, sharpened teacher distributions for the class token (B, K) and patches (B, N, K), and the
+        class token's last-block attention (B, N) from the same pass (used by AttMask)."""
+        tokens, attention = self.teacher(views, cls_attention=True)
+        out = self.teacher_head(tokens.float())
         cls, patches = out[:, 0], out[:, 1:]
-        p_cls = F.softmax((cls - self.center_cls) / self.teacher_temp, dim=-1)
-        p_patch = F.softmax((patches - self.center_patch) / self.teacher_temp, dim=-1)
-        if self.training:
+        p_cls = F.softmax((cls - self.center_cls) / self.temperature, dim=-1)
+        p_patch = F.softmax((patches - self.center_patch) / self.temperature, dim=-1)
+        if update_center and self.training:
             m = self.center_momentum
             self.center_cls.mul_(m).add_(cls.mean(0, keepdim=True), alpha=1 - m)
             self.center_patch.mul_(m).add_(patches.mean((0, 1), keepdim=True), alpha=1 - m)
-        return p_cls, p_patch
+        return p_cls, p_patch, attention
 
-    def predict(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def predict(self, views: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Student log-probabilities for the class token and every patch (B, 1 + N, K)."""
-        z = self.encoder(images, mask=mask, mask_token=self.mask_token)
+        z = self.encoder(views, mask=mask, mask_token=self.mask_token)
         return F.log_softmax(self.head(z).float() / self.student_temp, dim=-1)
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = self.make_mask(images) if mask is None else mask
-        p_cls, p_patch = self.teacher_outputs(images)
-        log_s = self.predict(images, mask)
-        patch_loss = -(p_patch * log_s[:, 1:]).sum(-1)
-        patch_loss = (patch_loss * mask).sum() / mask.sum()
-        cls_loss = -(p_cls * log_s[:, 0]).sum(-1).mean()
+        views = two_views(images)  # (2B): view 1 of every image, then view 2
+        p_cls, p_patch, attention = self.teacher_outputs(views)
+        mask = self.make_mask(views, attention) if mask is None else mask
+        log_s = self.predict(views, mask)
+        per_view = (-(p_patch * log_s[:, 1:]).sum(-1) * mask).sum(1) / mask.sum(1).clamp_min(1)
+        has_mask = mask.any(1).float()
+        patch_loss = (per_view * has_mask).sum() / has_mask.sum().clamp_min(1)
+        other_view = p_cls.roll(images.shape[0], dims=0)  # view 1's target is view 2's teacher class token
+        cls_loss = -(other_view * log_s[:, 0]).sum(-1).mean()
         return patch_loss + cls_loss
 
     def after_step(self, step: int, total: int) -> None:
         tau = ema_rate(step, total, self.ema_start)
         ema_update(self.teacher, self.encoder, tau)
         ema_update(self.teacher_head, self.head, tau)
+        start, end = self.teacher_temp
+        warm = min(1.0, (step + 1) / max(1.0, self.teacher_temp_warmup * total))
+        self.temperature.fill_(start + (end - start) * warm)  # a host number written, never read
 
     @torch.no_grad()
     def health(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        was_training = self.training
-        self.eval()  # no centre update
-        _, p_patch = self.teacher_outputs(images)
-        self.train(was_training)
+        _, p_patch, _ = self.teacher_outputs(images, update_center=False)
         return distribution_health(p_patch)

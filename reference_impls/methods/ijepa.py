@@ -11,6 +11,7 @@ Method, in the paper's terms:
 4. A narrow predictor (a small transformer) receives the encoded context plus mask tokens carrying the
    positions of one target block and predicts that block's target representations; the loss is the mean
    squared error, averaged over the M blocks.
+5. Downstream, the paper evaluates the target encoder, average-pooled (`evaluated_encoder`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class IJEPA(MIMMethod):
         self.blocks, self.block_scale, self.ema_start = blocks, block_scale, ema_start
         self.predictor = Predictor(encoder, predictor_dim, predictor_depth)
         self.teacher = make_teacher(encoder)
+
+    @property
+    def evaluated_encoder(self) -> ViT:
+        """The paper evaluates the target encoder."""
+        return self.teacher
 
     def new_masks(self, batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
         return multi_block_masks(batch, self.encoder.grid, self.blocks, self.block_scale, device=device)
