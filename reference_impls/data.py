@@ -47,8 +47,17 @@ class TensorSource:
         return self.images[indices.to(self.images.device)]
 
 
+LABEL_CURVE = (1, 10, 100)  # labels per class of the label-efficiency curves
+VAL_PER_CLASS = 20  # the validation split that picks the fine-tuning learning rate (never the test split)
+
+
 @dataclass
 class Splits:
+    """The unlabelled pool and held-out images for pretraining; a labelled pool (`labelled_*`, up to 100 per
+    class, class by class in a fixed order, so the first m of each class are a nested subset); the primary
+    few-label split (`train_*`, the first `per_class` of each class of that pool); a validation split; and
+    the test split."""
+
     name: str
     channels: int
     image_size: int
@@ -59,11 +68,31 @@ class Splits:
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    labelled_x: torch.Tensor
+    labelled_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
 
     def to(self, device) -> "Splits":
         pre = self.pretrain.to(device) if hasattr(self.pretrain, "to") else self.pretrain
         return Splits(self.name, self.channels, self.image_size, self.classes, pre, self.heldout.to(device),
-                      self.train_x.to(device), self.train_y.to(device), self.test_x.to(device), self.test_y.to(device))
+                      *(t.to(device) for t in (self.train_x, self.train_y, self.test_x, self.test_y, self.labelled_x,
+                                               self.labelled_y, self.val_x, self.val_y)))
+
+    def first_per_class(self, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first `m` labelled images of each class (fewer where a class has fewer)."""
+        keep = first_per_class(self.labelled_y, m)
+        return self.labelled_x[keep], self.labelled_y[keep]
+
+
+def first_per_class(labels: torch.Tensor, m: int) -> torch.Tensor:
+    """Indices of the first `m` entries of each label, in their order."""
+    labels = labels.cpu()
+    rank = torch.zeros_like(labels)
+    for c in labels.unique():
+        where = labels == c
+        rank[where] = torch.arange(int(where.sum()))
+    return torch.nonzero(rank < m).ravel()
 
 
 def standardise(images: torch.Tensor) -> torch.Tensor:
@@ -146,25 +175,37 @@ class ShapesSource:
         return render_shapes({k: v[indices.to(device)] for k, v in self.params.items()}, self.size, device, self.noise)
 
 
-def shapes(seed: int = 0, pool: int = 50_000, per_class: int = 10, test_per_class: int = 100, size: int = 32) -> Splits:
+def labelled_shapes(per_class: int, seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """`per_class` rendered images of every class, class by class."""
     k = len(SHAPE_CLASSES)
-    balanced = lambda m: torch.arange(k).repeat_interleave(m)  # noqa: E731
-    train_p = shape_params(k * per_class, seed * 1000 + 1, balanced(per_class))
-    test_p = shape_params(k * test_per_class, 10_000_019, balanced(test_per_class))  # fixed test set
+    params = shape_params(k * per_class, seed, torch.arange(k).repeat_interleave(per_class))
+    return render_shapes(params, size), params["cls"]
+
+
+def shapes(seed: int = 0, pool: int = 50_000, per_class: int = 10, test_per_class: int = 100, size: int = 32,
+           labelled_per_class: int = max(LABEL_CURVE)) -> Splits:
+    labelled_x, labelled_y = labelled_shapes(max(per_class, labelled_per_class), seed * 1000 + 1, size)
+    keep = first_per_class(labelled_y, per_class)
     return Splits("shapes", 3, size, SHAPE_CLASSES, ShapesSource(pool, seed * 1000 + 2, size),
-                  render_shapes(shape_params(512, seed * 1000 + 3), size),
-                  render_shapes(train_p, size), train_p["cls"], render_shapes(test_p, size), test_p["cls"])
+                  render_shapes(shape_params(512, seed * 1000 + 3), size), labelled_x[keep], labelled_y[keep],
+                  *labelled_shapes(test_per_class, 10_000_019, size),  # a fixed test set
+                  labelled_x, labelled_y, *labelled_shapes(VAL_PER_CLASS, seed * 1000 + 4, size))
 
 
 # --- real images ------------------------------------------------------------------------------------------
 
-def _few_per_class(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+def _labelled_and_validation(labels: torch.Tensor, labelled: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per class, in a random order drawn from `seed`: the first `labelled` images form the labelled pool
+    (class by class), the next VAL_PER_CLASS the validation split. A small class gives what it has."""
     g = torch.Generator().manual_seed(seed)
-    picks = []
+    pools, vals = [], []
     for c in labels.unique():
         idx = torch.nonzero(labels == c).ravel()
-        picks.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
-    return torch.cat(picks)
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n_val = min(VAL_PER_CLASS, len(idx) // 5)
+        vals.append(idx[:n_val])
+        pools.append(idx[n_val:n_val + labelled])
+    return torch.cat(pools), torch.cat(vals)
 
 
 def _from_arrays(name: str, images: torch.Tensor, labels: torch.Tensor, classes: list[str], seed: int,
@@ -175,10 +216,11 @@ def _from_arrays(name: str, images: torch.Tensor, labels: torch.Tensor, classes:
         n_test = int(len(images) * test_fraction)
         test = (images[order[:n_test]], labels[order[:n_test]])
         images, labels = images[order[n_test:]], labels[order[n_test:]]
-    few = _few_per_class(labels, per_class, seed)
+    pool, val = _labelled_and_validation(labels, max(per_class, max(LABEL_CURVE)), seed)
+    few = pool[first_per_class(labels[pool], per_class)]
     heldout = images[torch.randperm(len(images), generator=g)[: min(512, len(images))]]
     return Splits(name, images.shape[1], images.shape[-1], classes, TensorSource(images), heldout,
-                  images[few], labels[few], test[0], test[1])
+                  images[few], labels[few], test[0], test[1], images[pool], labels[pool], images[val], labels[val])
 
 
 def digits(seed: int = 0, per_class: int = 10) -> Splits:

@@ -1,9 +1,11 @@
-"""Honest evaluation: four arms scored with the same downstream recipe, over several seeds.
+"""Honest evaluation: the same downstream recipe for every arm, over several seeds.
 
-Arms: the pretrained encoder, the same architecture randomly initialised, raw pixels, and handcrafted features
-(pooled HOG). Probes: a frozen linear probe, k-nearest neighbours, and a short few-label fine-tune. Each probe
-returns which test images it got right, so the verdict (`reference_impls.verdict`) can count test-set sampling
-noise as well as seed noise.
+Arms: the pretrained encoder (the one the paper evaluates; the student too where that is the teacher), the
+same architecture randomly initialised, raw pixels, and handcrafted features (pooled HOG). Probes: a frozen
+linear probe and k-nearest neighbours at 1, 10 and 100 labels per class (the label-efficiency curve; 10 is the
+primary split), and a short fine-tune on the 10-label split whose learning rate is picked per arm on a
+validation split, never on the test split. Each probe returns which test images it got right, so the verdict
+(`reference_impls.verdict`) can count test-set sampling noise as well as seed noise.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_impls.data import Splits
+from reference_impls.data import Splits, first_per_class
 
 PROBES = ("linear_probe", "knn", "finetune")
-ARMS = ("pretrained", "random_init", "pixels", "hog")
+CURVE_PROBES = ("linear_probe", "knn")  # cheap enough to run at every point of the label curve
+ARMS = ("pretrained", "random_init", "pixels", "hog")  # what the verdict compares
+STUDENT = "pretrained_student"  # reported beside the teacher where the paper evaluates the teacher
 
 
 @dataclass
@@ -28,9 +32,15 @@ class EvalConfig:
     probe_steps: int = 300
     knn_k: int = 10
     finetune_steps: int = 100
-    finetune_lr: float = 5e-4
+    finetune_lrs: tuple[float, ...] = (2e-4, 5e-4, 1.5e-3)  # the head learns 4x faster
     batch_size: int = 256
     flips: bool = True  # label-preserving for shapes, not for digits
+    label_curve: tuple[int, ...] = (1, 10, 100)
+
+
+def curve_key(probe: str, per_class: int, primary: int) -> str:
+    """'linear_probe' at the primary split, 'linear_probe@100' elsewhere on the curve."""
+    return probe if per_class == primary else f"{probe}@{per_class}"
 
 
 @torch.no_grad()
@@ -77,61 +87,100 @@ def augment(images: torch.Tensor, flips: bool, generator: torch.Generator) -> to
     return out
 
 
-def finetune(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int) -> torch.Tensor:
-    """Train encoder + linear head on the few labels (a linear head alone on pixels or fixed features)."""
+def train_classifier(encoder: nn.Module | None, x: torch.Tensor, y: torch.Tensor, classes: int, lr: float,
+                     steps: int, batch: int, flips: bool, seed: int):
+    """Train a copy of `encoder` + a linear head (a head alone on pixels or fixed features) on (x, y) with
+    shifts/flips and a cosine schedule; returns the trained classifier as a function of images."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    classes = len(data.classes)
     model = copy.deepcopy(encoder) if encoder is not None else None
-    in_dim = model.dim if model is not None else data.train_x[0].numel()
-    head = nn.Linear(in_dim, classes).to(data.train_x.device)
-    params = [{"params": head.parameters(), "lr": cfg.finetune_lr * 4}]
+    in_dim = model.dim if model is not None else x[0].numel()
+    head = nn.Linear(in_dim, classes).to(x.device)
+    params = [{"params": head.parameters(), "lr": lr * 4}]
     if model is not None and next(model.parameters(), None) is not None:
         model.train()
-        params.append({"params": model.parameters(), "lr": cfg.finetune_lr})
+        params.append({"params": model.parameters(), "lr": lr})
     opt = torch.optim.AdamW(params, weight_decay=0.05)
-    forward = (lambda x: head(model.pooled(x))) if model is not None else (lambda x: head(x.flatten(1)))
-    n = len(data.train_x)
-    for step in range(cfg.finetune_steps):
-        scale = 0.5 * (1 + math.cos(math.pi * step / cfg.finetune_steps))
-        for group, base in zip(opt.param_groups, (cfg.finetune_lr * 4, cfg.finetune_lr)):
+    forward = (lambda v: head(model.pooled(v))) if model is not None else (lambda v: head(v.flatten(1)))
+    for step in range(steps):
+        scale = 0.5 * (1 + math.cos(math.pi * step / steps))
+        for group, base in zip(opt.param_groups, (lr * 4, lr)):
             group["lr"] = base * scale
-        idx = torch.randint(0, n, (min(cfg.batch_size, n),), generator=generator).to(data.train_x.device)
-        x = augment(data.train_x[idx], cfg.flips, generator)
+        idx = torch.randint(0, len(x), (min(batch, len(x)),), generator=generator).to(x.device)
         opt.zero_grad()
-        F.cross_entropy(forward(x), data.train_y[idx]).backward()
+        F.cross_entropy(forward(augment(x[idx], flips, generator)), y[idx]).backward()
         opt.step()
     if model is not None:
         model.eval()
-    with torch.no_grad():
-        return torch.cat([forward(data.test_x[i:i + 256]).argmax(1) == data.test_y[i:i + 256]
-                          for i in range(0, len(data.test_x), 256)])
+    return forward
+
+
+@torch.no_grad()
+def right_answers(classifier, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    return torch.cat([classifier(x[i:i + batch]).argmax(1) == y[i:i + batch] for i in range(0, len(x), batch)])
+
+
+def finetune(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int) -> tuple[torch.Tensor, float]:
+    """Fine-tune on the few labels once per learning rate in `cfg.finetune_lrs`; the rate with the best
+    validation accuracy (the smallest on ties) is kept. Returns its test outcomes and the rate."""
+    best = None
+    for lr in cfg.finetune_lrs:
+        classifier = train_classifier(encoder, data.train_x, data.train_y, len(data.classes), lr,
+                                      cfg.finetune_steps, cfg.batch_size, cfg.flips, seed)
+        val = float(right_answers(classifier, data.val_x, data.val_y).float().mean())
+        if best is None or val > best[0]:
+            best = (val, lr, classifier)
+    return right_answers(best[2], data.test_x, data.test_y), best[1]
+
+
+def supervised_ceiling(encoder: nn.Module, x: torch.Tensor, y: torch.Tensor, data: Splits, steps: int, lr: float,
+                       batch: int, seed: int) -> np.ndarray:
+    """The same architecture trained from scratch on many labels: how far any few-label arm is from what the
+    task allows. Returns which test images it got right."""
+    classifier = train_classifier(encoder, x, y, len(data.classes), lr, steps, batch, True, seed)
+    return right_answers(classifier, data.test_x, data.test_y).cpu().numpy().astype(np.uint8)
 
 
 def evaluate_arm(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int) -> dict[str, np.ndarray]:
-    """Per probe, which test images were classified right (uint8, one per test image)."""
+    """Per probe (and point of the label curve), which test images were classified right (uint8, one per
+    test image); `finetune_lr` holds the rate the validation split chose."""
     classes = len(data.classes)
-    train, test = encode(encoder, data.train_x), encode(encoder, data.test_x)
-    outcomes = {
-        "linear_probe": linear_probe(train, data.train_y, test, data.test_y, classes, cfg.probe_steps, seed),
-        "knn": knn(train, data.train_y, test, data.test_y, classes, cfg.knn_k),
-        "finetune": finetune(encoder, data, cfg, seed),
-    }
-    return {probe: right.cpu().numpy().astype(np.uint8) for probe, right in outcomes.items()}
+    primary = len(data.train_y) // classes
+    pool, test = encode(encoder, data.labelled_x), encode(encoder, data.test_x)
+    outcomes = {}
+    for per_class in sorted({*cfg.label_curve, primary}):
+        keep = first_per_class(data.labelled_y, per_class).to(pool.device)
+        train, train_y = pool[keep], data.labelled_y[keep]
+        outcomes[curve_key("linear_probe", per_class, primary)] = linear_probe(
+            train, train_y, test, data.test_y, classes, cfg.probe_steps, seed)
+        outcomes[curve_key("knn", per_class, primary)] = knn(train, train_y, test, data.test_y, classes, cfg.knn_k)
+    outcomes["finetune"], lr = finetune(encoder, data, cfg, seed)
+    result = {probe: right.cpu().numpy().astype(np.uint8) for probe, right in outcomes.items()}
+    result["finetune_lr"] = np.array([lr])
+    return result
+
+
+def probe_keys(run: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """The probes and curve points present in one seed's outcomes, primary probes first."""
+    keys = [k for k in next(iter(run.values())) if k != "finetune_lr"]
+    return sorted(keys, key=lambda k: (k not in PROBES, PROBES.index(k) if k in PROBES else 0, k))
 
 
 def summarise(runs: list[dict[str, dict[str, np.ndarray]]]) -> dict:
-    """Accuracy in % per arm and probe: mean, sample std over seeds, and each seed's value."""
+    """Accuracy in % per arm and probe (and curve point): mean, sample std over seeds, and each seed's value;
+    the fine-tuning rate each seed's validation split chose."""
     out: dict = {"seeds": len(runs), "arms": {}}
     for arm in runs[0]:
         out["arms"][arm] = {}
-        for probe in PROBES:
+        for probe in probe_keys(runs[0]):
             values = np.array([r[arm][probe].mean() * 100 for r in runs], np.float64)
             std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
             out["arms"][arm][probe] = {"mean": float(values.mean()), "std": std, "values": values.tolist()}
+        if all("finetune_lr" in r[arm] for r in runs):
+            out["arms"][arm]["finetune_lr"] = [float(r[arm]["finetune_lr"][0]) for r in runs]
     return out
 
 
 def outcomes_by_arm(runs: list[dict[str, dict[str, np.ndarray]]], probe: str) -> dict[str, np.ndarray]:
-    """(seeds, test images) of 0/1 per arm for one probe: what the verdict reads."""
-    return {arm: np.stack([r[arm][probe] for r in runs]) for arm in runs[0]}
+    """(seeds, test images) of 0/1 per compared arm (`ARMS`) for one probe: what the verdict reads."""
+    return {arm: np.stack([r[arm][probe] for r in runs]) for arm in runs[0] if arm in ARMS}

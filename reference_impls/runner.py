@@ -16,7 +16,8 @@ import torch
 
 from reference_impls import build_method, method_info
 from reference_impls.data import Splits, load
-from reference_impls.evaluate import PROBES, EvalConfig, evaluate_arm, outcomes_by_arm, summarise
+from reference_impls.evaluate import (PROBES, STUDENT, EvalConfig, evaluate_arm, outcomes_by_arm, probe_keys,
+                                      summarise)
 from reference_impls.verdict import judge
 from taxonomy.fsutil import write_atomic, write_text_atomic
 from reference_impls.train import TrainConfig, pretrain, save_checkpoint
@@ -54,10 +55,19 @@ def fixed_arms(splits: Splits, cfg: EvalConfig, seed: int) -> dict:
 
 def evaluate_seed(pretrained, random_init, splits: Splits, cfg: EvalConfig, seed: int,
                   fixed: dict | None = None) -> dict:
-    """Every arm scored with the same recipe on the same labelled split and test images."""
-    return {"pretrained": evaluate_arm(pretrained, splits, cfg, seed),
-            "random_init": evaluate_arm(random_init, splits, cfg, seed),
-            **(fixed or fixed_arms(splits, cfg, seed))}
+    """Every arm scored with the same recipe on the same labelled splits and test images. `pretrained` and
+    `random_init` are methods: the pretrained arm is the encoder the paper evaluates, and where that is a
+    teacher the student is scored too (reported, not compared)."""
+    arms = {"pretrained": evaluate_arm(pretrained.evaluated_encoder, splits, cfg, seed)}
+    if pretrained.evaluated_encoder is not pretrained.encoder:
+        arms[STUDENT] = evaluate_arm(pretrained.encoder, splits, cfg, seed)
+    arms["random_init"] = evaluate_arm(random_init.encoder, splits, cfg, seed)
+    return {**arms, **(fixed or fixed_arms(splits, cfg, seed))}
+
+
+def encoder_arms(method) -> int:
+    """How many encoders `evaluate_seed` scores for this method (what its evaluation costs)."""
+    return 3 if method.evaluated_encoder is not method.encoder else 2
 
 
 def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epochs: float | None = None,
@@ -100,7 +110,7 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
         trainings.append(pretrain(model, splits, train_cfg, progress))
         torch.manual_seed(seed + 10_000)
         random_init = build_method(method, splits.image_size, patch, splits.channels, spec["size"]).to(device)
-        runs.append(evaluate_seed(model.encoder, random_init.encoder, splits, eval_cfg, seed))
+        runs.append(evaluate_seed(model, random_init, splits, eval_cfg, seed))
         last_method, last_data = model, splits
     reason = "smoke run: it checks the plumbing, never a verdict" if preset == "smoke" else ""
     test = judge({method: outcomes_by_arm(runs, info.primary_probe)}, len(last_data.classes),
@@ -154,7 +164,8 @@ def slow_run_warning(model, splits: Splits, cfg: TrainConfig, seeds: int, limit_
 
 def save_outcomes(runs: list[dict], path: Path) -> None:
     """Per seed, arm and probe, which test images were right: what the verdict can be recomputed from."""
-    arrays = {f"{arm}.{probe}": np.stack([r[arm][probe] for r in runs]) for arm in runs[0] for probe in PROBES}
+    arrays = {f"{arm}.{probe}": np.stack([r[arm][probe] for r in runs]) for arm in runs[0]
+              for probe in [*probe_keys(runs[0]), "finetune_lr"]}
     write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
@@ -184,6 +195,21 @@ def comparison_lines(verdict: dict) -> list[str]:
     return lines
 
 
+def label_curve_lines(arms: dict, probe: str = "linear_probe", primary: int = 10) -> list[str]:
+    """The label-efficiency curve of one probe as a Markdown table (arms by labels per class; the primary
+    split is the un-suffixed key), and the fine-tuning rates the validation split chose."""
+    points = sorted({int(k.split("@")[1]) for k in next(iter(arms.values())) if k.startswith(probe + "@")} | {primary})
+    key = lambda m: probe if m == primary else f"{probe}@{m}"  # noqa: E731
+    lines = [f"Label efficiency, {probe} (% of the test split; labels per class):", "",
+             "| arm | " + " | ".join(str(m) for m in points) + " | fine-tune rate chosen on validation |",
+             "|---|" + "---|" * (len(points) + 1)]
+    for arm, values in arms.items():
+        rates = ", ".join(f"{r:g}" for r in values.get("finetune_lr", []))
+        lines.append(f"| {arm} | " + " | ".join(f"{values[key(m)]['mean']:.1f}" if key(m) in values else "–"
+                                               for m in points) + f" | {rates} |")
+    return lines
+
+
 def report_markdown(report: dict) -> str:
     res = report["results"]
     verdict = res["verdict"]
@@ -205,6 +231,7 @@ def report_markdown(report: dict) -> str:
     for arm in arms:
         cells = [f"{res['arms'][arm][p]['mean']:.1f} ± {res['arms'][arm][p]['std']:.1f}" for p in PROBES]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    lines += ["", *label_curve_lines(res["arms"], primary)]
     lines += ["", f"Comparisons on {primary}, paired by seed and test image (bootstrap over both):", ""]
     lines += comparison_lines(verdict)
     lines += ["", f"**{verdict['text']}**", ""]

@@ -125,6 +125,44 @@ def test_shapes_dataset_is_deterministic_and_structural():
     assert means.std() < 0.15
 
 
+def simple_statistics(images: torch.Tensor) -> torch.Tensor:
+    """What a shortcut would use: mean and spread of each colour, edge density across and along the rows,
+    and histograms of grey levels and of gradient magnitudes."""
+    grey = images.mean(1)
+    dx, dy = (grey[:, :, 1:] - grey[:, :, :-1]).abs(), (grey[:, 1:] - grey[:, :-1]).abs()
+    magnitude = (dx[:, 1:] ** 2 + dy[:, :, 1:] ** 2).sqrt()
+    histogram = lambda v, bins, lo, hi: torch.stack([torch.histc(x, bins, lo, hi) for x in v]) / v[0].numel()  # noqa: E731
+    return torch.cat([images.mean((2, 3)), images.std((2, 3)), dx.mean((1, 2))[:, None], dy.mean((1, 2))[:, None],
+                      histogram(magnitude, 8, 0, 4), histogram(grey, 16, -2, 2)], 1)
+
+
+def test_shapes_need_more_than_simple_statistics():
+    """With 300 labels per class, a linear model on simple statistics stays far below a small supervised
+    network: the classes differ in structure, not in colour, intensity or edge density."""
+    from torch import nn
+
+    from reference_impls.evaluate import linear_probe
+
+    train_x, train_y = data.labelled_shapes(300, seed=11)
+    test_x, test_y = data.labelled_shapes(100, seed=12)
+    probe = lambda f: float(linear_probe(f(train_x), train_y, f(test_x), test_y, 10, 300, 0).float().mean())  # noqa: E731
+    colour, simple = probe(lambda x: x.mean((2, 3))), probe(simple_statistics)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1),
+                        nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                        nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    opt = torch.optim.AdamW(net.parameters(), 3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(400):
+        idx = torch.randint(0, len(train_x), (128,), generator=g)
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(train_x[idx]), train_y[idx]).backward()
+        opt.step()
+    with torch.no_grad():
+        ceiling = float((net(test_x).argmax(1) == test_y).float().mean())
+    assert ceiling > 0.55 and colour < 0.2 and simple < 0.6 * ceiling, (colour, simple, ceiling)
+
+
 def test_shapes_pool_meets_the_size_requirement():
     pool = data.shapes(seed=0).pretrain
     assert len(pool) >= 50_000

@@ -184,8 +184,35 @@ def test_evaluation_pipeline_end_to_end(tiny_data):
     method = make("mae")
     for encoder in (method.encoder, None, HOGFeatures(32, 3)):
         scores = evaluate_arm(encoder, tiny_data, cfg, seed=0)
-        assert set(scores) == {"linear_probe", "knn", "finetune"}
+        lr = scores.pop("finetune_lr")
+        assert len(lr) == 1 and lr[0] in cfg.finetune_lrs
+        # the primary split (3 per class here) and the label curve at 1, 10 and 100 per class
+        assert set(scores) == {"linear_probe", "knn", "finetune"} | {f"{p}@{m}" for p in ("linear_probe", "knn")
+                                                                     for m in (1, 10, 100)}
         assert all(v.shape == (len(tiny_data.test_y),) and set(v.tolist()) <= {0, 1} for v in scores.values())
+
+
+def test_the_label_curve_uses_nested_subsets_of_one_labelled_pool(tiny_data):
+    x1, y1 = tiny_data.first_per_class(1)
+    x10, y10 = tiny_data.first_per_class(10)
+    assert torch.equal(y1, torch.arange(10)) and len(y10) == 100 and (torch.bincount(y10) == 10).all()
+    assert all(any(torch.equal(a, b) for b in x10) for a in x1)  # the 1-label images are among the 10
+    assert torch.equal(tiny_data.first_per_class(3)[0], tiny_data.train_x)  # the primary split is on the curve
+    assert not any(torch.equal(v, t) for v in tiny_data.val_x[:20] for t in tiny_data.labelled_x)
+
+
+def test_finetune_rate_is_chosen_on_validation_never_on_test(tiny_data, monkeypatch):
+    from reference_impls import evaluate
+
+    monkeypatch.setattr(evaluate, "train_classifier", lambda encoder, x, y, classes, lr, *args: lr)
+
+    def right_answers(lr, x, y, batch=256):  # 5e-4 is best on validation, 1.5e-3 on test
+        best = 5e-4 if x is tiny_data.val_x else 1.5e-3
+        return torch.full((len(y),), lr == best)
+
+    monkeypatch.setattr(evaluate, "right_answers", right_answers)
+    right, lr = evaluate.finetune(None, tiny_data, EvalConfig(finetune_lrs=(2e-4, 5e-4, 1.5e-3)), seed=0)
+    assert lr == 5e-4 and not right.any()
 
 
 # --- the command ---------------------------------------------------------------------------------------------
@@ -434,5 +461,6 @@ def test_run_experiment_each_method(name, tmp_path):
 
     report = run_experiment(name, preset="smoke", seeds=1, steps=3, out=tmp_path, progress=False)
     assert report["method"] == name and (tmp_path / "report.json").exists()
-    assert set(report["results"]["arms"]) == {"pretrained", "random_init", "pixels", "hog"}
+    student = {"pretrained_student"} if name in ("ibot", "attmask", "ijepa") else set()
+    assert set(report["results"]["arms"]) == {"pretrained", "random_init", "pixels", "hog"} | student
     assert report["results"]["verdict"]["verdict"] == "no verdict"

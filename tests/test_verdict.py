@@ -112,10 +112,18 @@ def test_verify_dry_run_every_method_writes_a_summary_without_verdicts(tmp_path)
     assert [row["method"] for row in summary["methods"]] == list(METHODS)
     for row in summary["methods"]:
         assert row["verdict"]["verdict"] == "no verdict" and "dry run" in row["verdict"]["text"]
-        assert set(row["results"]["arms"]) == {"pretrained", "random_init", "pixels", "hog"}
+        teacher = row["method"] in ("ibot", "attmask", "ijepa")  # evaluated as in the paper, student beside it
+        assert set(row["results"]["arms"]) == {"pretrained", "random_init", "pixels", "hog"} | (
+            {"pretrained_student"} if teacher else set())
+        assert {c["baseline"] for c in row["verdict"]["comparisons"]} == {"random_init", "pixels", "hog", "chance"}
+        for arm in row["results"]["arms"].values():  # the label curve, and a rate chosen on validation per seed
+            assert {"linear_probe@1", "linear_probe", "knn@1", "knn", "finetune"} <= set(arm)
+            assert len(arm["finetune_lr"]) == 2
         assert (out / row["method"] / "outcomes.npz").exists()
+    assert 0 <= summary["supervised_ceiling"]["accuracy"] <= 100
     text = (out / "summary.md").read_text(encoding="utf-8")
     assert "Reproduce: `mimtax verify" in text and "helped" not in result.stdout
+    assert "Supervised ceiling" in text and "Label efficiency" in text
 
 
 @pytest.mark.parametrize("args, words", [
