@@ -3,9 +3,10 @@
 Arms: the pretrained encoder (the one the paper evaluates; the student too where that is the teacher), the
 same architecture randomly initialised, raw pixels, and handcrafted features (pooled HOG). Probes: a frozen
 linear probe and k-nearest neighbours at 1, 10 and 100 labels per class (the label-efficiency curve; 10 is the
-primary split), and a short fine-tune on the 10-label split whose learning rate is picked per arm on a
-validation split, never on the test split. Each probe returns which test images it got right, so the verdict
-(`reference_impls.verdict`) can count test-set sampling noise as well as seed noise.
+primary split), and a short fine-tune on the 10-label split whose learning rate is picked per arm on the
+first seed's validation split (never on the test split) and kept for the later seeds. Each probe returns
+which test images it got right, so the verdict (`reference_impls.verdict`) can count test-set sampling noise
+as well as seed noise.
 """
 
 from __future__ import annotations
@@ -120,16 +121,18 @@ def right_answers(classifier, x: torch.Tensor, y: torch.Tensor, batch: int = 256
     return torch.cat([classifier(x[i:i + batch]).argmax(1) == y[i:i + batch] for i in range(0, len(x), batch)])
 
 
-def finetune(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int) -> tuple[torch.Tensor, float]:
+def finetune(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int,
+             lr: float | None = None) -> tuple[torch.Tensor, float]:
     """Fine-tune on the few labels once per learning rate in `cfg.finetune_lrs`; the rate with the best
-    validation accuracy (the smallest on ties) is kept. Returns its test outcomes and the rate."""
+    validation accuracy (the smallest on ties) is kept. Given `lr` (a rate chosen earlier on a validation
+    split), only that one is trained. Returns its test outcomes and the rate."""
     best = None
-    for lr in cfg.finetune_lrs:
-        classifier = train_classifier(encoder, data.train_x, data.train_y, len(data.classes), lr,
+    for rate in (lr,) if lr is not None else cfg.finetune_lrs:
+        classifier = train_classifier(encoder, data.train_x, data.train_y, len(data.classes), rate,
                                       cfg.finetune_steps, cfg.batch_size, cfg.flips, seed)
-        val = float(right_answers(classifier, data.val_x, data.val_y).float().mean())
+        val = float(right_answers(classifier, data.val_x, data.val_y).float().mean()) if lr is None else 0.0
         if best is None or val > best[0]:
-            best = (val, lr, classifier)
+            best = (val, rate, classifier)
     return right_answers(best[2], data.test_x, data.test_y), best[1]
 
 
@@ -141,9 +144,11 @@ def supervised_ceiling(encoder: nn.Module, x: torch.Tensor, y: torch.Tensor, dat
     return right_answers(classifier, data.test_x, data.test_y).cpu().numpy().astype(np.uint8)
 
 
-def evaluate_arm(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int) -> dict[str, np.ndarray]:
+def evaluate_arm(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int,
+                 finetune_lr: float | None = None) -> dict[str, np.ndarray]:
     """Per probe (and point of the label curve), which test images were classified right (uint8, one per
-    test image); `finetune_lr` holds the rate the validation split chose."""
+    test image); `finetune_lr` holds the fine-tuning rate: the one given, else the one the validation split
+    chose."""
     classes = len(data.classes)
     primary = len(data.train_y) // classes
     pool, test = encode(encoder, data.labelled_x), encode(encoder, data.test_x)
@@ -154,10 +159,16 @@ def evaluate_arm(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed:
         outcomes[curve_key("linear_probe", per_class, primary)] = linear_probe(
             train, train_y, test, data.test_y, classes, cfg.probe_steps, seed)
         outcomes[curve_key("knn", per_class, primary)] = knn(train, train_y, test, data.test_y, classes, cfg.knn_k)
-    outcomes["finetune"], lr = finetune(encoder, data, cfg, seed)
+    outcomes["finetune"], lr = finetune(encoder, data, cfg, seed, finetune_lr)
     result = {probe: right.cpu().numpy().astype(np.uint8) for probe, right in outcomes.items()}
     result["finetune_lr"] = np.array([lr])
     return result
+
+
+def chosen_rates(run: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+    """The fine-tuning rate of every arm of one seed's outcomes: the first seed's validation split chooses,
+    and the later seeds reuse its choice, so each arm keeps one recipe across seeds."""
+    return {arm: float(outcomes["finetune_lr"][0]) for arm, outcomes in run.items()}
 
 
 def probe_keys(run: dict[str, dict[str, np.ndarray]]) -> list[str]:

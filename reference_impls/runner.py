@@ -16,8 +16,8 @@ import torch
 
 from reference_impls import build_method, method_info
 from reference_impls.data import Splits, load
-from reference_impls.evaluate import (PROBES, STUDENT, EvalConfig, evaluate_arm, outcomes_by_arm, probe_keys,
-                                      summarise)
+from reference_impls.evaluate import (PROBES, STUDENT, EvalConfig, chosen_rates, evaluate_arm, outcomes_by_arm,
+                                      probe_keys, summarise)
 from reference_impls.verdict import judge
 from taxonomy.fsutil import write_atomic, write_text_atomic
 from reference_impls.train import TrainConfig, pretrain, save_checkpoint
@@ -45,24 +45,28 @@ def _check_counts(seeds: int | None, steps: int | None, epochs: float | None) ->
             raise ValueError(f"{name} {value}: expected a number above 0")
 
 
-def fixed_arms(splits: Splits, cfg: EvalConfig, seed: int) -> dict:
-    """The arms that learn nothing before the probes (raw pixels, pooled HOG): the same for every method."""
+def fixed_arms(splits: Splits, cfg: EvalConfig, seed: int, rates: dict[str, float] | None = None) -> dict:
+    """The arms that learn nothing before the probes (raw pixels, pooled HOG): the same for every method.
+    `rates`: fine-tuning rates chosen on an earlier seed's validation split (else chosen now)."""
     from reference_impls.handcrafted import HOGFeatures
 
+    rates = rates or {}
     hog = HOGFeatures(splits.image_size, splits.channels).to(splits.train_x.device)
-    return {"pixels": evaluate_arm(None, splits, cfg, seed), "hog": evaluate_arm(hog, splits, cfg, seed)}
+    return {"pixels": evaluate_arm(None, splits, cfg, seed, rates.get("pixels")),
+            "hog": evaluate_arm(hog, splits, cfg, seed, rates.get("hog"))}
 
 
 def evaluate_seed(pretrained, random_init, splits: Splits, cfg: EvalConfig, seed: int,
-                  fixed: dict | None = None) -> dict:
+                  fixed: dict | None = None, rates: dict[str, float] | None = None) -> dict:
     """Every arm scored with the same recipe on the same labelled splits and test images. `pretrained` and
     `random_init` are methods: the pretrained arm is the encoder the paper evaluates, and where that is a
-    teacher the student is scored too (reported, not compared)."""
-    arms = {"pretrained": evaluate_arm(pretrained.evaluated_encoder, splits, cfg, seed)}
+    teacher the student is scored too (reported, not compared). `rates` as in `fixed_arms`."""
+    rates = rates or {}
+    arms = {"pretrained": evaluate_arm(pretrained.evaluated_encoder, splits, cfg, seed, rates.get("pretrained"))}
     if pretrained.evaluated_encoder is not pretrained.encoder:
-        arms[STUDENT] = evaluate_arm(pretrained.encoder, splits, cfg, seed)
-    arms["random_init"] = evaluate_arm(random_init.encoder, splits, cfg, seed)
-    return {**arms, **(fixed or fixed_arms(splits, cfg, seed))}
+        arms[STUDENT] = evaluate_arm(pretrained.encoder, splits, cfg, seed, rates.get(STUDENT))
+    arms["random_init"] = evaluate_arm(random_init.encoder, splits, cfg, seed, rates.get("random_init"))
+    return {**arms, **(fixed or fixed_arms(splits, cfg, seed, rates))}
 
 
 def encoder_arms(method) -> int:
@@ -110,7 +114,8 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
         trainings.append(pretrain(model, splits, train_cfg, progress))
         torch.manual_seed(seed + 10_000)
         random_init = build_method(method, splits.image_size, patch, splits.channels, spec["size"]).to(device)
-        runs.append(evaluate_seed(model, random_init, splits, eval_cfg, seed))
+        rates = chosen_rates(runs[0]) if runs else None  # chosen on the first seed's validation split
+        runs.append(evaluate_seed(model, random_init, splits, eval_cfg, seed, rates=rates))
         last_method, last_data = model, splits
     reason = "smoke run: it checks the plumbing, never a verdict" if preset == "smoke" else ""
     test = judge({method: outcomes_by_arm(runs, info.primary_probe)}, len(last_data.classes),

@@ -18,7 +18,7 @@ import torch
 
 from reference_impls import METHODS, build_method, method_info
 from reference_impls.data import Splits, labelled_shapes, shapes
-from reference_impls.evaluate import PROBES, EvalConfig, outcomes_by_arm, summarise, supervised_ceiling
+from reference_impls.evaluate import PROBES, EvalConfig, chosen_rates, outcomes_by_arm, summarise, supervised_ceiling
 from reference_impls.flops import peak_tflops, step_flops
 from reference_impls.runner import (_device, comparison_lines, device_name, encoder_arms, evaluate_seed, fixed_arms,
                                     label_curve_lines, save_outcomes, software)
@@ -50,7 +50,8 @@ SCALES = {
                  EvalConfig(probe_steps=500, finetune_steps=150, batch_size=100, finetune_lrs=(5e-4, 1.5e-3)),
                  20, 200, 500, 3000, compile=True),
     "cpu": Scale("CPU scale", "micro", 128, 8192, 100, 1e-3,
-                 EvalConfig(probe_steps=300, finetune_steps=60, batch_size=100), 5, 50, 300, 400),
+                 EvalConfig(probe_steps=300, finetune_steps=40, batch_size=100, finetune_lrs=(5e-4, 1.5e-3)),
+                 5, 50, 300, 400),
     "dry": Scale("dry run", "micro", 16, 256, 10, 1e-3,
                  EvalConfig(probe_steps=5, finetune_steps=2, batch_size=16, finetune_lrs=(5e-4,), label_curve=(1, 10)),
                  2, 3, 3, 2),
@@ -129,7 +130,9 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
     data = render_seeds(seeds, scale, device)
     first = data[0]
-    fixed = {seed: fixed_arms(splits, scale.eval, seed) for seed, splits in data.items()}
+    fixed = {0: fixed_arms(first, scale.eval, 0)}  # the fine-tuning rates are chosen on seed 0, then kept
+    fixed.update({seed: fixed_arms(splits, scale.eval, seed, chosen_rates(fixed[0]))
+                  for seed, splits in data.items() if seed})
     # what evaluating one seed's two encoder arms costs, measured once on two untrained encoders
     # (the fixed arms are cheaper and would under-count it), then updated from the real evaluations
     supervised = ceiling(methods[0], first, scale, device)
@@ -160,7 +163,8 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
             torch.manual_seed(seed + 10_000)
             random_init = build_method(name, splits.image_size, 4, splits.channels, scale.size).to(device)
             began = time.perf_counter()
-            runs.append(evaluate_seed(model, random_init, splits, scale.eval, seed, fixed[seed]))
+            runs.append(evaluate_seed(model, random_init, splits, scale.eval, seed, fixed[seed],
+                                      chosen_rates(runs[0]) if runs else None))
             per_arm.append((time.perf_counter() - began) / encoder_arms(model))
         save_outcomes(runs, _method_folder(out, name) / "outcomes.npz")
         per_method_runs[name] = runs
@@ -213,8 +217,9 @@ def summary_markdown(summary: dict) -> str:
              "other arm and chance, Holm-corrected across the methods of this run. Where the paper evaluates a "
              "teacher (iBOT, AttMask) or the target encoder (I-JEPA), that is the pretrained arm and the student is "
              "reported beside it.", "",
-             f"Supervised ceiling: the same ViT trained from scratch on {summary['supervised_ceiling']['labels_per_class']}"
-             f" labels per class ({summary['supervised_ceiling']['steps']} steps) reaches "
+             "Supervised ceiling: the same ViT trained from scratch on "
+             f"{summary['supervised_ceiling']['labels_per_class']} labels per class "
+             f"({summary['supervised_ceiling']['steps']} steps) reaches "
              f"{summary['supervised_ceiling']['accuracy']:.1f} % on the same test split.", "",
              "| method | steps | images/s | utilisation | held-out loss | primary probe | pretrained | random init | "
              "pixels | HOG | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
