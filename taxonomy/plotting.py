@@ -83,13 +83,16 @@ def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
     colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
     leaves = [(5.0 + 10 * pos, result.leaf_names[leaf], colour.get(tops[leaf], UNLABELLED))
               for pos, leaf in enumerate(info["leaves"])]
-    heights = {round(float(h), 9): n + r for r, h in enumerate(result.linkage[:, 2])}
+    # each merge's position by its node id (a merge sits midway between its two children, as scipy draws it):
+    # looking nodes up by merge height put names on the wrong branch wherever two merges tie
+    centre = {leaf: 5.0 + 10 * pos for pos, leaf in enumerate(info["leaves"])}
+    for row, (a, b) in enumerate(result.linkage[:, :2].astype(int)):
+        centre[n + row] = (centre[a] + centre[b]) / 2
     branches = []
-    for ys, xs in sorted(zip(info["icoord"], info["dcoord"]), key=lambda l: -max(l[1]))[:branch_labels]:
-        node = heights.get(round(float(max(xs)), 9))
-        terms = result.node_terms.get(node, []) if node is not None else []
+    for row in sorted(range(len(result.linkage)), key=lambda r: (-result.linkage[r, 2], -r))[:branch_labels]:
+        terms = result.node_terms.get(n + row, [])
         if terms:
-            branches.append((float(max(xs)), float(np.mean(ys[1:3])), ", ".join(terms[:2])))
+            branches.append((float(result.linkage[row, 2]), centre[n + row], ", ".join(terms[:2])))
     legend = [(colour[g], result.node_names.get(g, g)) for g in groups]
     legend.append((UNLABELLED, "no label in this taxonomy" if result.taxonomy else "no taxonomy"))
     return Layout(n, float(result.linkage[:, 2].max()) if len(result.linkage) else 1.0, segments, leaves, branches,

@@ -361,3 +361,22 @@ def test_painter_stops_cleanly_when_the_build_fails(tmp_path):
     out = run_cli("dendrogram", "--corpus", str(empty), "--out", str(tmp_path / "out"))
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
     assert not list((tmp_path / "out").glob(".painter-*"))
+
+
+def test_branch_names_go_to_their_own_node_when_merge_heights_tie():
+    """Names were looked up by merge height: two merges at one height both got the later one's name."""
+    import numpy as np
+    import pandas as pd
+
+    from taxonomy.painter import PictureData
+    from taxonomy.plotting import dendrogram_layout
+
+    linkage = np.array([[0, 1, 1.0, 2], [2, 3, 1.0, 2], [4, 5, 2.0, 4]], dtype=float)  # two merges tie at 1.0
+    tree = PictureData(4, linkage, ["a0", "a1", "b2", "b3"], {4: ["alpha"], 5: ["beta"], 6: ["root"]}, {}, None,
+                       {"embedding": "test", "linkage": "test"}, pd.DataFrame(index=range(4)))
+    layout = dendrogram_layout(tree)
+    leaf_y = {name: y for y, name, _ in layout.leaves}
+    named = {label: y for _, y, label in layout.branches}
+    assert set(named) == {"alpha", "beta", "root"}
+    assert named["alpha"] == (leaf_y["a0"] + leaf_y["a1"]) / 2 and named["beta"] == (leaf_y["b2"] + leaf_y["b3"]) / 2
+    assert min(leaf_y.values()) < named["root"] < max(leaf_y.values())
