@@ -225,7 +225,12 @@ def plot_bk_curve(result: Dendrogram, png: str | Path | None = None):
         ax.set_xlabel("k (clusters)")
         ax.set_ylabel("B_k (Fowlkes-Mallows)")
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    if taxa:  # what B_k means, on the figure itself
+        fig.text(0.01, 0.01, "B_k: the tree cut into k clusters against each paper's own node in the taxonomy, by the "
+                 "Fowlkes-Mallows index (the geometric mean of the shares of paper pairs grouped together by one "
+                 "that the other also groups; 1 = the same partition). Dashed: its expected value under random "
+                 "relabelling. Papers without a label are left out.", fontsize=7, color="#333333", wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if taxa else 0, 1, 1))
     if png:
         fig.savefig(png, dpi=110, metadata={"Software": None})
     plt.close(fig)

@@ -380,3 +380,18 @@ def test_branch_names_go_to_their_own_node_when_merge_heights_tie():
     assert set(named) == {"alpha", "beta", "root"}
     assert named["alpha"] == (leaf_y["a0"] + leaf_y["a1"]) / 2 and named["beta"] == (leaf_y["b2"] + leaf_y["b3"]) / 2
     assert min(leaf_y.values()) < named["root"] < max(leaf_y.values())
+
+
+def test_the_bk_figure_says_what_bk_is(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from taxonomy.painter import PictureData
+    from taxonomy.plotting import plot_bk_curve
+
+    curve = pd.DataFrame({"k": [2, 3], "bk": [0.3, 0.2], "permutation_mean": [0.1, 0.1]})
+    result = PictureData(3, np.zeros((2, 4)), ["a", "b", "c"], {}, {}, "t", {}, pd.DataFrame(index=range(3)),
+                         {"bk": {"t": curve}}, {"bk": {"t": curve}})
+    fig = plot_bk_curve(result, tmp_path / "bk.png")
+    caption = " ".join(t.get_text() for t in fig.texts)
+    assert "Fowlkes-Mallows" in caption and "random" in caption and (tmp_path / "bk.png").stat().st_size > 0
