@@ -39,11 +39,15 @@ class MIMMethod(nn.Module):
         the pass that made its targets) passes it in."""
         if self.masking == "default":
             return self.new_mask(images.shape[0], images.device)
-        from reference_impls.masking import attention_guided_mask
-
         if attention is None:
             attention = self.attention_source().cls_attention(images)
-        return attention_guided_mask(attention, self.mask_ratio)  # the same count as the default mask
+        return self.attention_mask(attention)
+
+    def attention_mask(self, attention: torch.Tensor) -> torch.Tensor:
+        """AttMask: the most attended patches, as many as the default mask hides."""
+        from reference_impls.masking import attention_guided_mask
+
+        return attention_guided_mask(attention, self.mask_ratio)
 
     def prepare(self, pool, device) -> dict:
         """Hook run once before pretraining (e.g. fit a tokenizer); returns facts for the report."""

@@ -24,6 +24,7 @@ from reference_impls.runner import (_device, comparison_lines, device_name, enco
                                     label_curve_lines, save_outcomes, software)
 from reference_impls.train import TrainConfig, pretrain
 from reference_impls.verdict import judge
+from reference_impls.vit import ViT
 from taxonomy.fsutil import write_text_atomic
 
 
@@ -64,12 +65,12 @@ def render_seeds(seeds: int, scale: Scale, device: str) -> dict[int, Splits]:
                          labelled_per_class=max(scale.eval.label_curve)).to(device) for seed in range(seeds)}
 
 
-def ceiling(name: str, data: Splits, scale: Scale, device: str) -> dict:
+def ceiling(data: Splits, scale: Scale, device: str) -> dict:
     """The same ViT trained from scratch with many labels (its own labelled images, never the test split):
     the accuracy the task allows this architecture, which every few-label arm is read against."""
     x, y = labelled_shapes(scale.ceiling_per_class, 999_983, data.image_size)
     torch.manual_seed(0)
-    encoder = build_method(name, data.image_size, 4, data.channels, scale.size).encoder.to(device)
+    encoder = ViT(data.image_size, 4, data.channels, scale.size).to(device)
     began = time.perf_counter()
     right = supervised_ceiling(encoder, x.to(device), y.to(device), data, scale.ceiling_steps, 1e-3,
                                scale.eval.batch_size, seed=0)
@@ -133,9 +134,7 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
     fixed = {0: fixed_arms(first, scale.eval, 0)}  # the fine-tuning rates are chosen on seed 0, then kept
     fixed.update({seed: fixed_arms(splits, scale.eval, seed, chosen_rates(fixed[0]))
                   for seed, splits in data.items() if seed})
-    # what evaluating one seed's two encoder arms costs, measured once on two untrained encoders
-    # (the fixed arms are cheaper and would under-count it), then updated from the real evaluations
-    supervised = ceiling(methods[0], first, scale, device)
+    supervised = ceiling(first, scale, device)
     say(f"verify: supervised ceiling {supervised['accuracy']:.1f} % ({supervised['labels_per_class']} labels per "
         f"class, {supervised['wall_s']:.0f} s)")
     began = time.perf_counter()

@@ -407,6 +407,8 @@ def test_attention_guided_masking_uses_the_teacher(tiny_data):
     assert masked.any()
     # the most attended patch of each masked view is hidden
     assert mask.gather(1, attention.argmax(1, keepdim=True))[masked].all()
+    alone = method.make_mask(images)  # without the attention in hand, the teacher is asked for it
+    assert alone.gather(1, attention.argmax(1, keepdim=True))[alone.any(1)].all()
     assert make("mae", 0).__class__(make("mae").encoder, masking="attention").make_mask(images).shape == (16, 64)
 
 

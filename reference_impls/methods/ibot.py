@@ -78,16 +78,17 @@ class IBOT(MIMMethod):
     def evaluated_encoder(self) -> ViT:
         return self.teacher
 
-    def new_mask(self, batch: int, device, attention: torch.Tensor | None = None) -> torch.Tensor:
-        """Half the views masked with a ratio drawn in [0.1, 0.5] each (block-wise, or by attention)."""
+    def counts(self, batch: int, device) -> torch.Tensor:
+        """Patches to hide per view: half the views none, the others a ratio drawn in [0.1, 0.5]."""
         low, high = self.mask_ratio
-        counts = mask_counts(batch, self.encoder.num_patches, low, high, self.masked_share, device=device)
-        if attention is not None:
-            return attention_guided_mask(attention, high, counts=counts)
-        return block_mask(batch, self.encoder.grid, high, device=device, counts=counts)
+        return mask_counts(batch, self.encoder.num_patches, low, high, self.masked_share, device=device)
 
-    def make_mask(self, images: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
-        return self.new_mask(images.shape[0], images.device, attention if self.masking == "attention" else None)
+    def new_mask(self, batch: int, device) -> torch.Tensor:
+        return block_mask(batch, self.encoder.grid, self.mask_ratio[1], device=device, counts=self.counts(batch, device))
+
+    def attention_mask(self, attention: torch.Tensor) -> torch.Tensor:
+        counts = self.counts(attention.shape[0], attention.device)
+        return attention_guided_mask(attention, self.mask_ratio[1], counts=counts)
 
     @torch.no_grad()
     def teacher_outputs(self, views: torch.Tensor, update_center: bool = True):
