@@ -123,6 +123,8 @@ def level_scores(Z: np.ndarray, corpus: Corpus, taxonomy: str, permutations: int
     for level, name in enumerate(tax.levels):
         truth = primary_labels(corpus, taxonomy, level)
         keep = truth != ""
+        if not keep.any():  # no paper carries this taxonomy's labels: nothing to score (not a perfect 1.0)
+            continue
         k = len(set(truth[keep]))
         predicted = cut(Z, k)[keep]
         scores = flat_scores(truth[keep], predicted)
@@ -157,7 +159,7 @@ def bk_curve(Z: np.ndarray, truth: np.ndarray, ks: list[int] | None = None) -> p
     for k, labels in zip(ks, cuts(Z, ks)):
         bk, expected = fowlkes_mallows(truth[keep], labels[keep])
         rows.append(dict(k=k, bk=bk, permutation_mean=expected))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["k", "bk", "permutation_mean"])  # no labelled paper: no row, same columns
 
 
 def dendrogram_purity(Z: np.ndarray, truth: np.ndarray) -> float:
@@ -212,13 +214,15 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def compute_agreement(Z: np.ndarray, corpus: Corpus, permutations: int = 10) -> dict[str, pd.DataFrame | dict]:
-    """All scores of one tree against every taxonomy of the corpus."""
-    frames = [level_scores(Z, corpus, t, permutations) for t in corpus.taxonomies]
+    """All scores of one tree against every taxonomy of the corpus that labels at least one of its papers."""
+    labelled = [t for t in corpus.taxonomies if (primary_labels(corpus, t) != "").any()]
+    frames = [level_scores(Z, corpus, t, permutations) for t in labelled]
     levels = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["taxonomy", "level", "k", "papers", "metric", "value", "permutation_mean"])
     tree_scores = {}
     curves = {}
-    for t, tax in corpus.taxonomies.items():
+    for t in labelled:
+        tax = corpus.taxonomies[t]
         truth = primary_labels(corpus, t)
         tree_scores[t] = dict(dendrogram_purity=dendrogram_purity(Z, truth),
                               cophenetic_correlation=cophenetic_correlation(Z, truth, tax))

@@ -192,6 +192,8 @@ def dendrogram(
         finally:
             if painter is not None:
                 painter.close()
+    for line in result.abstract_conflicts:
+        print(f"warning: {line}", file=sys.stderr)
     table = score_table(result)
     table = table[table["metric"] == "ami"].drop(columns=["metric"])
     for col in table.columns:

@@ -91,6 +91,45 @@ def consensus_linkage(views: list[np.ndarray], ks: list[int] | None = None) -> t
     return hierarchy.linkage(condensed, "average"), condensed
 
 
+def ward_above(Z: np.ndarray, X: np.ndarray, k: int) -> np.ndarray:
+    """Keep a tree's merges below its k-cluster cut and rebuild everything above it by Ward on X.
+
+    Consensus trees find small groups reliably but order the large ones poorly (average linkage on
+    co-association lets a few tight groups decide the top); Ward on one embedding does the opposite. The
+    k groups' subtrees stay as they are; their centroids in X are merged by size-weighted Ward, placed
+    above the highest kept merge so heights stay monotone."""
+    n = len(Z) + 1
+    k = max(1, min(int(k), n))
+    labels, nodes = cuts(Z, [k], return_nodes=True)
+    labels, nodes = labels[0], nodes[0]
+    first = np.array([np.flatnonzero(labels == g)[0] for g in range(1, k + 1)])
+    group_nodes = nodes[first]
+    keep = np.zeros(len(Z), dtype=bool)
+    stack = [int(g) for g in group_nodes if g >= n]
+    while stack:  # every merge inside a kept group
+        row = stack.pop() - n
+        keep[row] = True
+        stack += [int(c) for c in Z[row, :2] if c >= n]
+    kept = Z[keep]
+    new_id = np.arange(2 * n - 1)
+    new_id[n + np.flatnonzero(keep)] = n + np.arange(len(kept))
+    inside = kept.copy()
+    inside[:, :2] = new_id[kept[:, :2].astype(np.int64)]
+    X = np.asarray(X, dtype=np.float64)
+    sizes = np.bincount(labels, minlength=k + 1)[1:]
+    centroids = np.array([X[labels == g].mean(0) for g in range(1, k + 1)])
+    top = weighted_ward(centroids, sizes)
+    base = float(kept[:, 2].max()) if len(kept) else 0.0
+    ids = list(new_id[group_nodes])
+    rows = [inside]
+    for a, b, height, size in top:
+        parent = n + len(kept) + len(ids) - k
+        rows.append(np.array([[min(ids[int(a)], ids[int(b)]), max(ids[int(a)], ids[int(b)]),
+                               base + 1e-9 + height, size]]))
+        ids.append(parent)
+    return np.concatenate(rows) if rows else np.zeros((0, 4))
+
+
 def weighted_ward(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Ward linkage of groups given their centroids and sizes (nearest-neighbour chain, O(m^2) time).
 

@@ -1,11 +1,14 @@
 """The main job: corpus -> text -> representation -> tree -> branch names -> agreement scores.
 
 `build_dendrogram` returns plain data (a linkage matrix and DataFrames); `write_outputs` saves the files;
-drawing lives in `taxonomy.plotting`. The default representation is a *consensus* tree: Ward trees over four
+drawing lives in `taxonomy.plotting`. The default tree has two parts. Below, a *consensus*: Ward trees over four
 views of the same papers (MiniLM of title + abstract with the title, the same with its dominant direction
-removed, a title/abstract mix, and LSA topics), each with the mean of papers known by their title alone and
-of papers with an abstract removed separately, are cut at many k, and papers that keep landing together are
-joined first (average linkage on 1 - co-association). Labels are never used to build the unsupervised tree.
+removed, a title/abstract mix, and LSA topics) are cut at many k, and papers that keep landing together are
+joined first (average linkage on 1 - co-association); that finds small groups reliably. Above, once the
+consensus has grouped the papers into about one group per 20 papers, Ward on the MiniLM embedding of title +
+abstract orders the groups, which places the large branches better than the consensus does. In every view the
+mean of papers known by their title alone and of papers with an abstract are removed separately. Labels are
+never used to build the unsupervised tree.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from taxonomy.text import PaperTexts, paper_texts
 
 CONSENSUS_MAX = 8000  # co-association needs n^2 memory; larger corpora use two-stage Ward
 MIN_KIND_GROUP = 10  # fewest papers of one kind of text (title only / with abstract) to estimate its mean
+PAPERS_PER_GROUP = 20  # the consensus decides the tree below about n / 20 groups, Ward on MiniLM above
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Dendrogram:
     cache_stats: dict = field(default_factory=dict)  # embedded / cached counts; not part of the report
     node_names: dict[str, str] = field(default_factory=dict)  # node id -> name in the colouring taxonomy
     label_columns: list[str] = field(default_factory=list)  # the corpus's taxonomy label columns
+    abstract_conflicts: list[str] = field(default_factory=list)  # ambiguous abstract matches, to be reported
 
     @property
     def n(self) -> int:
@@ -92,7 +97,8 @@ def align_text_kinds(views: list[np.ndarray], has_abstract: np.ndarray,
 
 def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, progress: bool = True,
                          stats: dict | None = None, align: bool = True) -> list[np.ndarray]:
-    """The views of the papers that the consensus tree combines (the first is the main view).
+    """The views of the papers: the first orders the large branches (and is the only one for Ward, average
+    or complete linkage), the others are combined by the consensus that builds the small groups.
 
     Dense embeddings get their two kinds of text aligned (`align_text_kinds`; `align=False` to compare without);
     `tfidf` and `lsa` alone are the survey's recipe and its reduction, left exactly as they are."""
@@ -101,14 +107,14 @@ def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, prog
         return [tfidf_vectors(combined) if embedding == "tfidf" else lsa_vectors(combined)]
     stats = stats if stats is not None else {}
     both = embed(combined, embedding, cache_dir, progress, stats)
-    title = embed(texts.titles, embedding, cache_dir, progress)
-    abstract = embed([a or t for a, t in zip(texts.abstracts, texts.titles)], embedding, cache_dir, progress)
-    main = l2_normalize(both + title)
-    views = [main]
+    views = [both]
     if len(combined) >= 4:
+        title = embed(texts.titles, embedding, cache_dir, progress)
+        abstract = embed([a or t for a, t in zip(texts.abstracts, texts.titles)], embedding, cache_dir, progress)
         lsa = cached_arrays("lsa", combined, {"dim": 20, "seed": 0}, lambda: {"vectors": lsa_vectors(combined)},
                             cache_dir)["vectors"]
-        views += [_center(both, 1), _center(l2_normalize(0.3 * title + 0.7 * abstract)), lsa]
+        views += [l2_normalize(both + title), _center(both, 1), _center(l2_normalize(0.3 * title + 0.7 * abstract)),
+                  lsa]
     return align_text_kinds(views, np.array([bool(a) for a in texts.abstracts])) if align else views
 
 
@@ -117,8 +123,9 @@ def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EX
     from scipy.spatial.distance import pdist
 
     n = len(views[0])
-    if linkage == "consensus" and len(views) > 1 and n <= CONSENSUS_MAX:
-        return cluster.consensus_linkage(views)
+    if linkage == "consensus" and len(views) > 2 and n <= CONSENSUS_MAX:
+        below, condensed = cluster.consensus_linkage(views[1:])
+        return cluster.ward_above(below, views[0], max(1, n // PAPERS_PER_GROUP)), condensed
     method = "ward" if linkage == "consensus" else linkage
     Z = cluster.build_linkage(views[0], method, exact_max)
     condensed = pdist(views[0], "euclidean" if method == "ward" else "cosine") if n <= 1500 else None
@@ -165,7 +172,7 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
                     and kinds_can_be_aligned([bool(a) for a in texts.abstracts])),
         n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
         node_names={n.id: n.name for n in corpus.taxonomy(taxonomy).nodes.values()} if taxonomy else {},
-        label_columns=[t.label_column for t in corpus.taxonomies.values()],
+        label_columns=[t.label_column for t in corpus.taxonomies.values()], abstract_conflicts=texts.conflicts,
     )
     if on_tree is not None:
         on_tree(result)

@@ -2,12 +2,12 @@
 
 Abstracts never ship with the project; they come from the corpus's store (`mimtax enrich`, or abstracts
 found by `mimtax corpus import`) and from a JSONL file (one object a line with `title` and
-`abstract`, and optionally `id`, `key` or `arxiv_id`) and it is matched on id, arXiv id or normalised title.
+`abstract`, and optionally `id`, `key` or `arxiv_id`) and it is matched on id, then arXiv id, then normalised title.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +21,7 @@ from taxonomy.fsutil import jsonl_objects
 class PaperTexts:
     titles: list[str]
     abstracts: list[str]  # "" where unknown
+    conflicts: list[str] = field(default_factory=list)  # ambiguous matches, one line each (see match_abstracts)
 
     @property
     def n_with_abstract(self) -> int:
@@ -44,9 +45,17 @@ def read_abstracts(path: str | Path) -> list[dict]:
     return rows
 
 
-def match_abstracts(papers: pd.DataFrame, rows: list[dict]) -> list[str]:
-    """One abstract per paper ("" when none matches), by id, then arXiv id, then normalised title."""
-    by_id, by_arxiv, by_title = {}, {}, {}
+def match_abstracts(papers: pd.DataFrame, rows: list[dict],
+                    conflicts: list[str] | None = None) -> list[str]:
+    """One abstract per paper ("" when none matches): by the paper's id, then its arXiv id, then its title.
+
+    An arXiv id is trusted only when it points at one abstract and no other paper of the corpus carries it;
+    otherwise (a paper and its v2, two names of one method) the title decides among the rows that share it.
+    Every ambiguity is appended to `conflicts` as one readable line."""
+    conflicts = conflicts if conflicts is not None else []
+    by_id: dict[str, str] = {}
+    by_arxiv: dict[str, list[tuple[str, str]]] = {}
+    by_title: dict[str, str] = {}
     for row in rows:
         abstract = (row.get("abstract") or "").strip()
         if not abstract:
@@ -54,17 +63,33 @@ def match_abstracts(papers: pd.DataFrame, rows: list[dict]) -> list[str]:
         for key in ("id", "key"):
             if row.get(key):
                 by_id.setdefault(str(row[key]), abstract)
+        title = norm_title(row["title"]) if row.get("title") else ""
         if row.get("arxiv_id"):
-            by_arxiv.setdefault(str(row["arxiv_id"]).strip(), abstract)
-        if row.get("title"):
-            by_title.setdefault(norm_title(row["title"]), abstract)
+            by_arxiv.setdefault(str(row["arxiv_id"]).strip(), []).append((title, abstract))
+        if title:
+            by_title.setdefault(title, abstract)
+    papers_per_arxiv = papers["arxiv_id"].fillna("").astype(str).str.strip().value_counts()
     out = []
     for paper in papers.itertuples(index=False):
-        found = by_id.get(paper.id) or (by_arxiv.get(paper.arxiv_id) if paper.arxiv_id else None)
-        titles = [paper.title, *[t for t in str(getattr(paper, "other_titles", "")).split(" | ") if t]]
-        for title in titles:
-            found = found or by_title.get(norm_title(title))
-        out.append(found or "")
+        titles = [paper.title, *[t for t in str(getattr(paper, "other_titles", "") or "").split(" | ") if t]]
+        own_titles = {norm_title(t) for t in titles}
+        by_own_title = next((by_title[t] for t in map(norm_title, titles) if t in by_title), None)
+        found = by_id.get(paper.id)
+        arxiv = str(paper.arxiv_id or "").strip()
+        candidates = by_arxiv.get(arxiv, []) if arxiv else []
+        if found is None and candidates:
+            distinct = {abstract for _, abstract in candidates}
+            shared = papers_per_arxiv.get(arxiv, 0) > 1
+            if len(distinct) == 1 and not shared:
+                found = candidates[0][1]
+            else:
+                titled = [abstract for title, abstract in candidates if title in own_titles]
+                found = titled[0] if titled else None
+                what = (f"{len(distinct)} different abstracts" if len(distinct) > 1
+                        else f"{papers_per_arxiv.get(arxiv, 0)} papers of the corpus")
+                conflicts.append(f"{paper.id}: arXiv {arxiv} is shared by {what}; "
+                                 + ("matched on the title" if found else "no title matches, so none is used"))
+        out.append(found or by_own_title or "")
     return out
 
 
@@ -73,12 +98,15 @@ def paper_texts(papers: pd.DataFrame, abstracts: str | Path | None = None,
     """Titles and abstracts: from the `abstracts` JSONL first, then from the corpus's store of fetched ones."""
     titles = [str(t) for t in papers["title"]]
     matched = [""] * len(titles)
+    conflicts: list[str] = []
     if abstracts is not None:
-        matched = match_abstracts(papers, read_abstracts(abstracts))
+        found: list[str] = []
+        matched = match_abstracts(papers, read_abstracts(abstracts), found)
+        conflicts += [f"{abstracts}: {line}" for line in found]
         if not any(matched):
             raise UserError(f"{abstracts}: no abstract matches any paper of the corpus (matched on id, arXiv id "
                             "and normalised title)")
     if store:
-        stored = match_abstracts(papers, store)
+        stored = match_abstracts(papers, store, conflicts)
         matched = [a or b for a, b in zip(matched, stored)]
-    return PaperTexts(titles, matched)
+    return PaperTexts(titles, matched, conflicts)

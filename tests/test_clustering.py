@@ -229,3 +229,25 @@ def test_expected_mutual_information_runs_in_fixed_memory():
     tracemalloc.stop()
     assert chunked == pytest.approx(whole, rel=1e-9)
     assert peak < 2_000_000, peak
+
+
+def test_ward_above_keeps_the_groups_and_rebuilds_the_top_by_ward():
+    """Below the k-group cut the tree is the given one; above it, Ward on the groups' centroids in X."""
+    rng = np.random.default_rng(3)
+    below_features, X = rng.normal(size=(80, 6)), rng.normal(size=(80, 4))
+    Z = hierarchy.linkage(below_features, "average")
+    for k in (1, 2, 7, 20, 79, 80):
+        out = cluster.ward_above(Z, X, k)
+        assert hierarchy.is_valid_linkage(out) and hierarchy.is_monotonic(out)
+        for finer in range(k, 81, 9):  # every cut with at least k clusters is the original tree's
+            assert np.array_equal(cluster.cut(out, finer), cluster.cut(Z, finer))
+    k = 7
+    groups = cluster.cut(Z, k)
+    sizes = np.bincount(groups)[1:]
+    centroids = np.array([X[groups == g].mean(0) for g in range(1, k + 1)])
+    top = cluster.ward_above(Z, X, k)[-(k - 1):]
+    expected = cluster.weighted_ward(centroids, sizes)
+    assert np.allclose(np.diff(top[:, 2]), np.diff(expected[:, 2]))  # same Ward heights, shifted above the groups
+    for j in range(2, k):  # and the same coarse partitions
+        by_groups = cluster.cut(expected, j)[groups - 1]
+        assert adjusted_rand_score(cluster.cut(cluster.ward_above(Z, X, k), j), by_groups) == 1.0

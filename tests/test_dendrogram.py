@@ -307,6 +307,65 @@ def test_abstracts_matching_nothing(tmp_path):
     assert out.returncode == 1 and f"{path}:2:" in out.stderr
 
 
+def _shared_id_papers():
+    import pandas as pd
+
+    return pd.DataFrame({
+        "id": ["mdt", "mdtv2", "convmae", "solo"],
+        "title": ["Masked Diffusion Transformer is a Strong Image Synthesizer",
+                  "MDTv2: Masked Diffusion Transformer is a Strong Image Synthesizer",
+                  "ConvMAE: Masked Convolution Meets Masked Autoencoders", "A Paper With Its Own Id"],
+        "arxiv_id": ["2303.14389", "2303.14389", "2205.03892", "2301.00001"], "other_titles": ["", "", "", ""]})
+
+
+def test_abstracts_shared_arxiv_ids_are_matched_by_title_and_reported():
+    """A paper and its v2, or two names of one method, share an arXiv id: each gets its own abstract, found by
+    its title, and every ambiguity is reported (first row no longer wins)."""
+    from taxonomy.text import match_abstracts
+
+    rows = [  # rows keyed by their file's own numbering, as in the dev abstracts: the arXiv id is the link
+        {"key": "p1", "arxiv_id": "2303.14389", "title": "Masked Diffusion Transformer is a Strong Image Synthesizer",
+         "abstract": "MDT text"},
+        {"key": "p2", "arxiv_id": "2303.14389", "title": "MDTv2: Masked Diffusion Transformer is a Strong Image "
+         "Synthesizer", "abstract": "MDTv2 text"},
+        {"key": "p3", "arxiv_id": "2205.03892", "title": "MCMAE: Masked Convolution Meets Masked Autoencoders",
+         "abstract": "MCMAE text"},
+        {"key": "p4", "arxiv_id": "2205.03892", "title": "ConvMAE: Masked Convolution Meets Masked Autoencoders",
+         "abstract": "ConvMAE text"},
+        {"id": "solo", "arxiv_id": "2205.03892", "title": "Something else", "abstract": "own id wins"},
+    ]
+    conflicts: list[str] = []
+    matched = match_abstracts(_shared_id_papers(), rows, conflicts)
+    assert matched == ["MDT text", "MDTv2 text", "ConvMAE text", "own id wins"]
+    assert len(conflicts) == 3 and all("matched on the title" in line for line in conflicts)
+    assert {line.split(":")[0] for line in conflicts} == {"mdt", "mdtv2", "convmae"}
+    # an arXiv id two papers of the corpus share is not trusted without the title, even with one row
+    conflicts = []
+    only_v1 = match_abstracts(_shared_id_papers(), rows[:1] + [{"arxiv_id": "2303.14389", "title": "Unrelated",
+                                                                "abstract": "MDT text"}], conflicts)
+    assert only_v1[:2] == ["MDT text", ""]
+    assert any(line.startswith("mdtv2:") and "none is used" in line for line in conflicts)
+    # a unique arXiv id still matches whatever the title says
+    assert match_abstracts(_shared_id_papers(), [{"arxiv_id": "2301.00001", "abstract": "by arXiv"}])[3] == "by arXiv"
+
+
+def test_abstract_conflicts_are_printed_as_warnings(tmp_path):
+    papers = _shared_id_papers()
+    versions = {"mdtv2": "mdt"}
+    corpus = write_papers(tmp_path / "c", "id,title,year,arxiv_id,awesome_mim,mim_survey,version_of",
+                          *[f"{p.id},{p.title},2023,{p.arxiv_id},fundamental/image-generation,,{versions.get(p.id, '')}"
+                            for p in papers.itertuples()])
+    path = tmp_path / "abs.jsonl"
+    path.write_text("".join(json.dumps({"key": f"p{i}", "arxiv_id": "2303.14389", "title": t, "abstract": t + " x"})
+                            + "\n" for i, t in enumerate(_shared_id_papers().title[:2])))
+    out = run_cli("dendrogram", "--corpus", str(corpus), "--embedding", "tfidf", "--abstracts", str(path),
+                  "--no-pictures", "--out", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    assert f"warning: {path}: mdtv2: arXiv 2303.14389 is shared by 2 different abstracts" in out.stderr
+    assert "(2 with an abstract)" in out.stdout
+    assert "mim-survey" not in out.stdout  # a taxonomy that labels none of the papers is not scored (was 1.000)
+
+
 def test_unknown_embedding_and_linkage(tmp_path):
     out = run_cli("dendrogram", "--embedding", "no-such-model-xyz", "--out", str(tmp_path / "o"))
     assert out.returncode == 1 and "unknown embedding 'no-such-model-xyz'" in out.stderr
