@@ -3,7 +3,8 @@ conditions, with a robustness check and an ablation of every view and step.
 
 Conditions (dev abstracts: ../shared/corpus/abstracts-dev.jsonl):
   (a) "as shipped": every paper of the corpus; those with a dev abstract use it, the others their title alone;
-  (b) "complete text": only the papers that have a dev abstract, so every paper has title and abstract.
+  (b) "complete text": only the papers that have a dev abstract, so every paper has title and abstract;
+  and, for information, every paper by its title alone (the shipped corpus without --abstracts).
 Baselines: survey B's recipe (TF-IDF + Ward; the survey does not give its TF-IDF settings, so both the plain and
 the sublinear term-frequency reading run, and the default must beat the stronger of the two), plain MiniLM +
 Ward, and the previous default (the aligned four-view consensus with average linkage all the way up).
@@ -152,6 +153,9 @@ def main() -> None:
     results = {"a: as shipped": condition("a: as shipped", corpus, texts, everyone, args.drops),
                "b: complete text": condition("b: complete text", corpus, texts, with_abstract, args.drops)}
     checks = verdicts(results)
+    titles_only = PaperTexts(texts.titles, [""] * len(texts.titles))  # what `mimtax dendrogram` does by default
+    results["titles only (for information)"] = condition("titles only (for information)", corpus, titles_only,
+                                                         everyone, args.drops)
     print("\n" + "\n".join(checks))
     result = build_dendrogram(corpus, abstracts=ABSTRACTS, progress=False)
     table = score_table(result)

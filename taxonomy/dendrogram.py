@@ -55,6 +55,7 @@ class Dendrogram:
     node_names: dict[str, str] = field(default_factory=dict)  # node id -> name in the colouring taxonomy
     label_columns: list[str] = field(default_factory=list)  # the corpus's taxonomy label columns
     abstract_conflicts: list[str] = field(default_factory=list)  # ambiguous abstract matches, to be reported
+    levels: list[tuple[str, int]] = field(default_factory=list)  # (level name, nodes) of the colouring taxonomy
 
     @property
     def n(self) -> int:
@@ -173,6 +174,7 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
         node_names={n.id: n.name for n in corpus.taxonomy(taxonomy).nodes.values()} if taxonomy else {},
         label_columns=[t.label_column for t in corpus.taxonomies.values()], abstract_conflicts=texts.conflicts,
+        levels=list(zip(corpus.taxonomy(taxonomy).levels, corpus.taxonomy(taxonomy).level_sizes())) if taxonomy else [],
     )
     if on_tree is not None:
         on_tree(result)

@@ -40,13 +40,15 @@ class PictureData:
     papers: pd.DataFrame
     agreement: dict = field(default_factory=dict)
     baseline_agreement: dict = field(default_factory=dict)
+    levels: list = field(default_factory=list)  # (level name, nodes) of the colouring taxonomy: guide lines
 
 
 def picture_data(result, scores: bool = False) -> PictureData:
     columns = [result.taxonomy.replace("-", "_")] if result.taxonomy else []
     return PictureData(result.n, result.linkage, result.leaf_names, result.node_terms, result.node_names,
                        result.taxonomy, result.config, result.papers[columns],
-                       result.agreement if scores else {}, result.baseline_agreement if scores else {})
+                       result.agreement if scores else {}, result.baseline_agreement if scores else {},
+                       result.levels)
 
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,12 +34,30 @@ def warm_up() -> None:
     _leaf_font()
 
 
-@functools.lru_cache(maxsize=1)
-def _leaf_font():
-    from matplotlib import font_manager
+def _font_file() -> str:
+    """DejaVu Sans as matplotlib ships it: the font both pictures use, measured here without importing
+    matplotlib (the SVG is written by the main process, which never loads it)."""
+    import importlib.util
+    import os
+
+    return os.path.join(os.path.dirname(importlib.util.find_spec("matplotlib").origin),
+                        "mpl-data", "fonts", "ttf", "DejaVuSans.ttf")
+
+
+@functools.lru_cache(maxsize=4)
+def _font(points: float):
     from PIL import ImageFont
 
-    return ImageFont.truetype(font_manager.findfont(font_manager.FontProperties()), LEAF_PT * DPI / 72)
+    return ImageFont.truetype(_font_file(), points * DPI / 72)
+
+
+def _leaf_font():
+    return _font(LEAF_PT)
+
+
+def text_width(text: str, points: float) -> float:
+    """Width in pixels of `text` at `points` in the pictures' font and resolution."""
+    return float(_font(points).getlength(text))
 
 
 def _top_level(result: Dendrogram) -> list[str]:
@@ -49,56 +67,175 @@ def _top_level(result: Dendrogram) -> list[str]:
     return [str(v).split(";")[0].split("/")[0] if v else "" for v in result.papers[column]]
 
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
-           "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
-UNLABELLED = "#999999"
+# Chosen by a farthest-point search over sRGB colours whose contrast on white is at least 4.5:1 (WCAG AA for
+# small text), maximising the smallest CIELAB distance between any two of them (and the grey) with normal vision
+# and simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009); the first nine and the grey stay
+# at least 15 apart in every one (tests/test_pictures.py). Neon colours were left out of the search.
+PALETTE = ["#BB5511", "#770088", "#113311", "#3300BB", "#996644", "#442244", "#447799", "#664411", "#7733BB",
+           "#883344", "#9955BB", "#554477"]
+UNLABELLED = "#6E6E6E"
+GUIDE_COLOUR = "#4D4D4D"
+TREE_COLOUR = "#555555"
+BRANCH_COLOUR = "#1F3B73"
 DPI = 90
 LEAF_PT = 6.5
+BRANCH_PT = 7.0
+FIG_W = 13.0  # inches
+LEAF_MAX_PX = 300.0  # longer leaf names are shortened with an ellipsis so the tree keeps most of the width
+
+
+def contrast_ratio(colour: str, background: str = "#FFFFFF") -> float:
+    """WCAG 2 contrast ratio between two sRGB colours (1 to 21)."""
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    hi, lo = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def display_heights(Z: np.ndarray) -> np.ndarray:
+    """Each merge's place on the picture's axis: 1 - log(k) / log(n), where k is the number of clusters left
+    once the merge is made (root 1, leaves 0).
+
+    Merge heights crowd the few top merges, the structure a survey author wants, into a sliver by the root;
+    on this axis a cut into k clusters is a vertical line at log k, so each level gets room in proportion to
+    how many groups it separates."""
+    n = len(Z) + 1
+    clusters_after = n - 1 - np.arange(len(Z))
+    return 1.0 - np.log(clusters_after) / np.log(max(n, 2))
+
+
+def _axis_position(k: int, n: int) -> float:
+    return float(1 - np.log(k) / np.log(max(n, 2)))
+
+
+def _shorten(name: str, points: float, limit: float) -> str:
+    if text_width(name, points) <= limit:
+        return name
+    while name and text_width(name.rstrip() + "…", points) > limit:
+        name = name[:-1]
+    return name.rstrip() + "…"
 
 
 @dataclass
 class Layout:
-    """What a dendrogram picture shows, in data coordinates (x = merge height, y = 10 per leaf)."""
+    """What a dendrogram picture shows. Data coordinates: x = display height (root 1, leaves 0), y = 10 per leaf;
+    `px_x`/`px_y` give the pixel position on the picture (origin top-left), the same for the PNG and the SVG."""
 
     n: int
     top: float
     segments: list[list[tuple[float, float]]]
     leaves: list[tuple[float, str, str]]  # (y, name, colour) in drawing order
-    branches: list[tuple[float, float, str]]  # (x, y, "term, term") for the highest merges
+    branches: list[tuple[float, float, str]]  # (x, y, "term, term"): merges that carry a name
     legend: list[tuple[str, str]]  # (colour, name)
     legend_title: str
     title: str
     fig_h: float
+    right_frac: float = 0.78  # the plotting area's right edge as a share of the width; leaf names fit beyond it
+    ticks: list[tuple[float, str]] = field(default_factory=list)  # (x, "k") along the cluster-count axis
+    guides: list[tuple[float, str]] = field(default_factory=list)  # (x, text): where the taxonomy's levels cut
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # guide then branch names, px
+
+    @property
+    def width_px(self) -> float:
+        return FIG_W * DPI
+
+    @property
+    def height_px(self) -> float:
+        return self.fig_h * DPI
+
+    @property
+    def axes_px(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) of the plotting area in pixels."""
+        return 0.03 * self.width_px, 1.3 * DPI, self.right_frac * self.width_px, self.height_px - 0.5 * DPI
+
+    @property
+    def guide_y(self) -> float:
+        """Guide names sit just inside the top of the plotting area (their baseline 16 px below it)."""
+        _, top, _, bottom = self.axes_px
+        return 10 * self.n * (bottom - top - 18) / (bottom - top)
+
+    def px_x(self, x: float) -> float:
+        left, _, right, _ = self.axes_px
+        return left + (1 - x / (self.top * 1.02)) * (right - left)
+
+    def px_y(self, y: float) -> float:
+        _, top, _, bottom = self.axes_px
+        return bottom - y / (10 * self.n) * (bottom - top)
+
+    def label_box(self, x: float, y: float, text: str) -> tuple[float, float, float, float]:
+        """Pixel box (x0, y0, x1, y1) of a branch or guide name: it starts 3 px right of its point, its
+        baseline 2 px above it (with a margin for the white backing)."""
+        x0, base = self.px_x(x) + 3, self.px_y(y) - 2
+        return x0 - 2, base - BRANCH_PT * DPI / 72 - 2, x0 + text_width(text, BRANCH_PT) + 2, base + 3
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
-    """The geometry and labels shared by the PNG (matplotlib) and the SVG (written directly)."""
+    """The geometry and labels shared by the PNG (matplotlib) and the SVG (written directly).
+
+    Branch names go to the highest merges first, each by its node id; a name is left out where it would repeat
+    a term already shown, overlap another name or leave the plotting area, and the next merge down is tried."""
     from scipy.cluster import hierarchy
 
     n = result.n
-    info = hierarchy.dendrogram(result.linkage, orientation="left", no_plot=True)
+    shown = np.array(result.linkage, dtype=np.float64).copy()
+    if len(shown):
+        shown[:, 2] = display_heights(shown)
+    info = hierarchy.dendrogram(shown, orientation="left", no_plot=True)
     segments = [list(zip(xs, ys)) for ys, xs in zip(info["icoord"], info["dcoord"])]
     tops = _top_level(result)
     groups = sorted({t for t in tops if t})
     colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
-    leaves = [(5.0 + 10 * pos, result.leaf_names[leaf], colour.get(tops[leaf], UNLABELLED))
-              for pos, leaf in enumerate(info["leaves"])]
+    leaves = [(5.0 + 10 * pos, _shorten(result.leaf_names[leaf], LEAF_PT, LEAF_MAX_PX),
+               colour.get(tops[leaf], UNLABELLED)) for pos, leaf in enumerate(info["leaves"])]
+    widest = max((text_width(name, LEAF_PT) for _, name, _ in leaves), default=0.0)
+    legend = [(colour[g], result.node_names.get(g, g)) for g in groups]
+    legend.append((UNLABELLED, "no label in this taxonomy" if result.taxonomy else "no taxonomy"))
+    lay = Layout(n, 1.0, segments, leaves, [], legend, f"leaf colour: {result.taxonomy} top level",
+                 f"MIM papers: {n} papers, {result.config['embedding']} / {result.config['linkage']}",
+                 max(6.0, 0.125 * n + 1.5), right_frac=1 - (widest + 16) / (FIG_W * DPI))
+    lay.ticks = [(_axis_position(k, n), str(k)) for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+                                                           10000, 20000) if k <= n]
+    left, top_px, right, bottom = lay.axes_px
+
+    def place(x: float, y: float, text: str) -> bool:
+        box = lay.label_box(x, y, text)
+        inside = box[0] >= left and box[2] <= right - 2 and box[1] >= top_px and box[3] <= bottom
+        if not inside or any(_overlaps(box, other) for other in lay.boxes):
+            return False
+        lay.boxes.append(box)
+        return True
+
+    for name, k in getattr(result, "levels", None) or []:  # where the colouring taxonomy's levels cut the tree
+        if 1 < k < n and place(_axis_position(k, n), lay.guide_y, f"{k} = {name}"):
+            lay.guides.append((_axis_position(k, n), f"{k} = {name}"))
     # each merge's position by its node id (a merge sits midway between its two children, as scipy draws it):
     # looking nodes up by merge height put names on the wrong branch wherever two merges tie
     centre = {leaf: 5.0 + 10 * pos for pos, leaf in enumerate(info["leaves"])}
-    for row, (a, b) in enumerate(result.linkage[:, :2].astype(int)):
+    for row, (a, b) in enumerate(shown[:, :2].astype(int)):
         centre[n + row] = (centre[a] + centre[b]) / 2
-    branches = []
-    for row in sorted(range(len(result.linkage)), key=lambda r: (-result.linkage[r, 2], -r))[:branch_labels]:
-        terms = result.node_terms.get(n + row, [])
-        if terms:
-            branches.append((float(result.linkage[row, 2]), centre[n + row], ", ".join(terms[:2])))
-    legend = [(colour[g], result.node_names.get(g, g)) for g in groups]
-    legend.append((UNLABELLED, "no label in this taxonomy" if result.taxonomy else "no taxonomy"))
-    return Layout(n, float(result.linkage[:, 2].max()) if len(result.linkage) else 1.0, segments, leaves, branches,
-                  legend, f"leaf colour: {result.taxonomy} top level",
-                  f"MIM papers: {n} papers, {result.config['embedding']} / {result.config['linkage']}",
-                  max(6.0, 0.125 * n + 1.5))
+    used: set[str] = set()
+    for row in range(len(shown) - 1, -1, -1):  # the root first: rows are in merge order
+        if len(lay.branches) >= branch_labels:
+            break
+        terms = [t for t in result.node_terms.get(n + row, []) if t not in used][:2]
+        text = ", ".join(terms)
+        if terms and place(float(shown[row, 2]), centre[n + row], text):
+            lay.branches.append((float(shown[row, 2]), centre[n + row], text))
+            used.update(terms)
+    return lay
+
+
+def _named_points(lay: Layout) -> list[tuple[float, float, str, str]]:
+    """(x, y, text, colour) of every guide and branch name, in the order of `lay.boxes`."""
+    return ([(x, lay.guide_y, text, GUIDE_COLOUR) for x, text in lay.guides]
+            + [(x, y, text, BRANCH_COLOUR) for x, y, text in lay.branches])
 
 
 def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str | Path | None = None,
@@ -107,29 +244,33 @@ def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str 
     branches carry their key terms. Returns the figure.
 
     Drawn as one LineCollection plus one text per leaf (no tick machinery), which keeps a 400-leaf picture
-    fast enough to regenerate on every run."""
+    fast enough to regenerate on every run. Names and guides are placed in pixels by `dendrogram_layout`."""
     from matplotlib.collections import LineCollection
 
     plt = _pyplot()
     lay = dendrogram_layout(result, branch_labels)
-    fig, ax = plt.subplots(figsize=(13, lay.fig_h), dpi=DPI)
+    fig, ax = plt.subplots(figsize=(FIG_W, lay.fig_h), dpi=DPI)
     stamp_leaves = png is not None and svg is None  # PNG only: leaf names stamped with Pillow (10x faster)
-    ax.add_collection(LineCollection(lay.segments, colors="#555555", linewidths=0.8))
+    for x, _ in lay.guides:
+        ax.axvline(x, color="#9A9A9A", linewidth=0.8, linestyle=(0, (4, 3)), zorder=0)
+    ax.add_collection(LineCollection(lay.segments, colors=TREE_COLOUR, linewidths=0.8))
     ax.set_xlim(lay.top * 1.02, 0)  # root on the left, leaves on the right
     ax.set_ylim(0, 10 * lay.n)
     ax.set_yticks([])
+    ax.set_xticks([x for x, _ in lay.ticks], [label for _, label in lay.ticks], fontsize=7)
     to_axes_x = ax.get_yaxis_transform()  # x in axes fraction, y in data
     for y, name, colour in [] if stamp_leaves else lay.leaves:
         ax.text(1.005, y, name, transform=to_axes_x, fontsize=LEAF_PT, va="center", ha="left", color=colour)
-    for x, y, terms in lay.branches:
-        ax.annotate(terms, (x, y), fontsize=7, xytext=(3, 2), textcoords="offset points", color="#1f3b73",
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    for x, y, text, colour in _named_points(lay):
+        fig.text((lay.px_x(x) + 3) / lay.width_px, 1 - (lay.px_y(y) - 2) / lay.height_px, text,
+                 fontsize=BRANCH_PT, color=colour, va="baseline", ha="left",
+                 bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85))
     handles = [plt.Line2D([], [], color=c, marker="s", linestyle="", label=name) for c, name in lay.legend]
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=7,
               title=lay.legend_title, title_fontsize=7, frameon=False)
-    ax.set_xlabel("merge height")
+    ax.set_xlabel(AXIS_LABEL, fontsize=8)
     fig.suptitle(lay.title, x=0.03, ha="left", y=1 - 0.1 / lay.fig_h, fontsize=11)
-    fig.subplots_adjust(left=0.03, right=0.78, top=1 - 1.3 / lay.fig_h, bottom=0.5 / lay.fig_h)
+    fig.subplots_adjust(left=0.03, right=lay.right_frac, top=1 - 1.3 / lay.fig_h, bottom=0.5 / lay.fig_h)
     if stamp_leaves:
         _save_with_leaves(fig, ax, lay, png)
     for path in (png, svg):
@@ -138,6 +279,9 @@ def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str 
                         {"Software": None})
     plt.close(fig)
     return fig
+
+
+AXIS_LABEL = "clusters (log scale): a vertical line at k cuts the tree into k groups"
 
 
 def _save_with_leaves(fig, ax, lay: Layout, png: str | Path) -> None:
@@ -166,16 +310,8 @@ def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
 
     lay = dendrogram_layout(result, branch_labels)
     dpi = DPI
-    width, height = 13 * dpi, lay.fig_h * dpi
-    left, right = 0.03 * width, 0.78 * width
-    top_px, bottom_px = 1.3 * dpi, height - 0.5 * dpi
-    xmax = lay.top * 1.02
-
-    def px_x(x: float) -> float:  # merge height -> pixels (root on the left)
-        return left + (1 - x / xmax) * (right - left)
-
-    def px_y(y: float) -> float:  # leaf coordinate (10 per leaf, upwards) -> pixels (downwards)
-        return bottom_px - y / (10 * lay.n) * (bottom_px - top_px)
+    width, height = lay.width_px, lay.height_px
+    left, top_px, right, bottom_px = lay.axes_px
 
     def text(x: float, y: float, body: str, size: float, colour: str, extra: str = "") -> str:
         return (f'<text x="{x:.2f}" y="{y:.2f}" font-size="{size * dpi / 72:.2f}" fill="{colour}"{extra}>'
@@ -190,20 +326,24 @@ def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
         x, y = left + (i % 3) * 0.3 * width, 0.62 * dpi + 12 + (i // 3) * 11
         out.append(f'<rect x="{x:.2f}" y="{y - 7:.2f}" width="7" height="7" fill="{colour}"/>')
         out.append(text(x + 10, y, name, 7, "black"))
-    path = " ".join("M" + " L".join(f"{px_x(x):.2f},{px_y(y):.2f}" for x, y in seg) for seg in lay.segments)
-    out.append(f'<path d="{path}" fill="none" stroke="#555555" stroke-width="0.8"/>')
+    for x, _ in lay.guides:
+        out.append(f'<path d="M{lay.px_x(x):.2f},{top_px:.2f} L{lay.px_x(x):.2f},{bottom_px:.2f}" '
+                   'stroke="#9A9A9A" stroke-width="0.8" stroke-dasharray="4 3"/>')
+    path = " ".join("M" + " L".join(f"{lay.px_x(x):.2f},{lay.px_y(y):.2f}" for x, y in seg) for seg in lay.segments)
+    out.append(f'<path d="{path}" fill="none" stroke="{TREE_COLOUR}" stroke-width="0.8"/>')
     for y, name, colour in lay.leaves:
-        out.append(text(right + 0.005 * (right - left), px_y(y) + 3, name, LEAF_PT, colour))
-    for x, y, terms in lay.branches:
-        out.append(text(px_x(x) + 3, px_y(y) - 2, terms, 7, "#1f3b73",
+        out.append(text(right + 0.005 * (right - left), lay.px_y(y) + 3, name, LEAF_PT, colour))
+    for x, y, body, colour in _named_points(lay):
+        out.append(text(lay.px_x(x) + 3, lay.px_y(y) - 2, body, BRANCH_PT, colour,
                         ' stroke="white" stroke-width="3" paint-order="stroke"'))
-    axis_y = bottom_px
-    out.append(f'<path d="M{left:.2f},{axis_y:.2f} L{right:.2f},{axis_y:.2f}" stroke="black" stroke-width="0.8"/>')
-    for tick in np.linspace(0, lay.top, 5):
-        x0 = px_x(tick)
-        out.append(f'<path d="M{x0:.2f},{axis_y:.2f} L{x0:.2f},{axis_y + 4:.2f}" stroke="black" stroke-width="0.8"/>')
-        out.append(text(x0 - 8, axis_y + 14, f"{tick:.2f}", 7, "black"))
-    out.append(text((left + right) / 2 - 30, axis_y + 30, "merge height", 8, "black"))
+    out.append(f'<path d="M{left:.2f},{bottom_px:.2f} L{right:.2f},{bottom_px:.2f}" stroke="black" '
+               'stroke-width="0.8"/>')
+    for tick, label in lay.ticks:
+        x0 = lay.px_x(tick)
+        out.append(f'<path d="M{x0:.2f},{bottom_px:.2f} L{x0:.2f},{bottom_px + 4:.2f}" stroke="black" '
+                   'stroke-width="0.8"/>')
+        out.append(text(x0 - text_width(label, 7) / 2, bottom_px + 14, label, 7, "black"))
+    out.append(text(left, bottom_px + 30, AXIS_LABEL, 8, "black"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
