@@ -161,7 +161,8 @@ def dendrogram(
     linkage: str = typer.Option("auto", help="auto | consensus | ward | average | complete."),
     taxonomy: Optional[str] = typer.Option(None, help="Taxonomy that colours the picture and guides --guided "
                                                        "(default: awesome-mim, else the corpus's first)."),
-    guided: bool = typer.Option(False, "--guided", help="Also build the taxonomy-guided tree."),
+    guided: bool = typer.Option(False, "--guided", help="Also build the taxonomy-guided tree (guided_* files) and score "
+                                                       "what it learns inside each node."),
     out: Path = typer.Option(Path("out"), help="Output folder."),
     no_pictures: bool = typer.Option(False, "--no-pictures", help="Skip the PNG/SVG pictures."),
     cache: Optional[Path] = typer.Option(None, help="Embedding cache folder (default ~/.cache/mimtax)."),
@@ -205,6 +206,13 @@ def dendrogram(
         console.print("this corpus has no taxonomy: the tree is not scored (import with --taxonomy-from-headings)")
     else:
         console.print(_table("AMI against the survey taxonomies", table, list(table.columns)))
+    if result.guided_agreement is not None and not result.guided_agreement.empty:
+        guided = result.guided_agreement
+        guided = guided[guided["metric"] == "ami"].drop(columns=["metric"])
+        for col in ("guided", "inside_random", "unguided"):
+            guided[col] = guided[col].map(lambda v: f"{v:.3f}")
+        console.print(_table("Guided tree: AMI of each level learned inside the given levels above it", guided,
+                             list(guided.columns)))
     console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
 
 

@@ -46,7 +46,7 @@ class Dendrogram:
     agreement: dict
     baseline_agreement: dict
     guided_linkage: np.ndarray | None
-    guided_agreement: dict | None
+    guided_agreement: pd.DataFrame | None  # the guided tree's honest scores: only the levels it learned
     config: dict
     n_with_abstract: int
     taxonomy: str | None
@@ -56,6 +56,8 @@ class Dendrogram:
     label_columns: list[str] = field(default_factory=list)  # the corpus's taxonomy label columns
     abstract_conflicts: list[str] = field(default_factory=list)  # ambiguous abstract matches, to be reported
     levels: list[tuple[str, int]] = field(default_factory=list)  # (level name, nodes) of the colouring taxonomy
+    guided_node_terms: dict[int, list[str]] = field(default_factory=dict)
+    guided_cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def n(self) -> int:
@@ -183,7 +185,10 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     result.agreement = compute_agreement(Z, corpus, permutations)
     result.baseline_agreement = compute_agreement(baseline, corpus, permutations)
     if guided_Z is not None:
-        result.guided_agreement = compute_agreement(guided_Z, corpus, permutations)
+        result.guided_agreement = guided_scores(views[0], corpus, taxonomy, Z, permutations)
+        result.guided_node_terms = node_terms(combined, guided_Z, max_nodes=None if len(corpus) <= 5000 else 200,
+                                              counts=_cached_term_counts(combined, cache_dir))
+        result.guided_cuts = compute_cuts(guided_view(result), corpus)
     return result
 
 
@@ -217,15 +222,64 @@ def resolve_taxonomy(corpus: Corpus, taxonomy: str | None) -> str | None:
     return next(iter(corpus.taxonomies), None)
 
 
-def guided_linkage(X: np.ndarray, corpus: Corpus, taxonomy: str) -> np.ndarray:
-    """Upper levels = the taxonomy (primary labels), lower levels = Ward on the text inside each node."""
+def guided_linkage(X: np.ndarray, corpus: Corpus, taxonomy: str, depth: int | None = None) -> np.ndarray:
+    """Upper levels = the taxonomy's first `depth` levels (all by default; primary labels), lower levels = Ward
+    on the text inside each node."""
     tax = corpus.taxonomy(taxonomy)
-    depth = len(tax.levels)
+    depth = len(tax.levels) if depth is None else depth
     paths = []
     for label in primary_labels(corpus, taxonomy):
-        path = tax.ancestors(label) if label else ["~unlabelled"]
+        path = tax.ancestors(label)[:depth] if label else ["~unlabelled"]
         paths.append(tuple(path + [path[-1]] * (depth - len(path))))
     return cluster.nested_linkage(X, paths)
+
+
+def guided_scores(X: np.ndarray, corpus: Corpus, taxonomy: str, unguided: np.ndarray,
+                  permutations: int = 10, seed: int = 0) -> pd.DataFrame:
+    """How well text recovers each level of a taxonomy once the levels above it are given.
+
+    Scoring the guided tree at the levels it was given is circular (AMI 1). So for each level below the top, a
+    tree is guided by the levels above only and cut at this level's size: the split inside each given node is
+    learned. `inside_random` is the same score when the labels are shuffled within each given node (what the
+    guidance alone is worth); `unguided` is the unsupervised tree's score at that level."""
+    from taxonomy.agreement import flat_scores
+
+    tax = corpus.taxonomy(taxonomy)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for level in range(1, len(tax.levels)):
+        truth = primary_labels(corpus, taxonomy, level)
+        given = primary_labels(corpus, taxonomy, level - 1)
+        keep = truth != ""
+        if not keep.any():
+            continue
+        k = len(set(truth[keep]))
+        predicted = cluster.cut(guided_linkage(X, corpus, taxonomy, depth=level), k)[keep]
+        scores = flat_scores(truth[keep], predicted)
+        unguided_scores = flat_scores(truth[keep], cluster.cut(unguided, k)[keep])
+        shuffled = []
+        for _ in range(permutations):
+            labels = truth[keep].copy()
+            for parent in np.unique(given[keep]):
+                inside = np.flatnonzero(given[keep] == parent)
+                labels[inside] = labels[rng.permutation(inside)]
+            shuffled.append(flat_scores(labels, predicted))
+        for metric in ("ami", "ari"):
+            rows.append(dict(taxonomy=tax.id, level=tax.levels[level], given=", ".join(tax.levels[:level]), k=k,
+                             papers=int(keep.sum()), metric=metric, guided=scores[metric],
+                             inside_random=float(np.mean([s[metric] for s in shuffled])),
+                             unguided=unguided_scores[metric]))
+    return pd.DataFrame(rows, columns=["taxonomy", "level", "given", "k", "papers", "metric", "guided",
+                                       "inside_random", "unguided"])
+
+
+def guided_view(result: Dendrogram) -> Dendrogram:
+    """The guided tree as a Dendrogram of its own (for its files and pictures): same papers, guided linkage."""
+    from dataclasses import replace
+
+    return replace(result, linkage=result.guided_linkage, node_terms=result.guided_node_terms,
+                   cuts=result.guided_cuts, guided_linkage=None, guided_agreement=None,
+                   config={**result.config, "linkage": f"guided by {result.taxonomy}", "guided": False})
 
 
 def compute_cuts(result: Dendrogram, corpus: Corpus) -> pd.DataFrame:

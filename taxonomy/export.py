@@ -110,7 +110,11 @@ def report_dict(result: Dendrogram) -> dict:
                             **_agreement_json(result.baseline_agreement)},
     }
     if result.guided_agreement is not None:
-        report["guided"] = _agreement_json(result.guided_agreement)
+        report["guided"] = {
+            "taxonomy": result.taxonomy, "files": "guided_*: the tree whose upper levels are the taxonomy",
+            "description": GUIDED_NOTE,
+            "levels": [{k: _r(v) if isinstance(v, float) else v for k, v in row.items()}
+                       for row in result.guided_agreement.to_dict(orient="records")]}
     k_cols = sorted((c for c in result.cuts.columns if c.startswith("cluster_k")), key=lambda c: int(c[9:]))
     report["cluster_implementations"] = {
         col[9:]: {str(c): m[f"impls_k{col[9:]}"].iloc[0] for c, m in result.cuts.groupby(col, sort=True)}
@@ -126,9 +130,13 @@ def score_table(result: Dendrogram) -> pd.DataFrame:
     table["dendrogram"] = ours["value"].to_numpy()
     table["survey_recipe"] = base["value"].to_numpy()
     table["chance"] = ours["permutation_mean"].to_numpy()
-    if result.guided_agreement is not None:
-        table["guided"] = result.guided_agreement["levels"]["value"].to_numpy()
     return table
+
+
+GUIDED_NOTE = ("Each level below the top: a tree guided by the levels above it only, cut at this level's size, so "
+               "the split inside each given node is learned from the text (the guided tree's score at the levels it "
+               "was given would be 1 by construction). inside_random: the same score with the labels shuffled "
+               "within each given node, what the guidance alone is worth; unguided: the unsupervised tree.")
 
 
 def report_markdown(result: Dendrogram) -> str:
@@ -144,12 +152,18 @@ def report_markdown(result: Dendrogram) -> str:
         "Each level: the tree cut into as many clusters as the level has nodes. `survey_recipe` is survey B's "
         "TF-IDF + Ward on the same text; `chance` the mean over label permutations.", "",
     ]
-    cols = [c for c in ("taxonomy", "level", "k", "papers", "metric", "dendrogram", "survey_recipe", "chance",
-                        "guided") if c in table]
+    cols = [c for c in ("taxonomy", "level", "k", "papers", "metric", "dendrogram", "survey_recipe", "chance")
+            if c in table]
     lines.append("| " + " | ".join(cols) + " |")
     lines.append("|" + "---|" * len(cols))
     for row in table[cols].itertuples(index=False):
         lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
+    if result.guided_agreement is not None:
+        guided = result.guided_agreement
+        lines += ["", f"## Guided tree ({result.taxonomy}; files guided_*)", "", GUIDED_NOTE, "",
+                  "| " + " | ".join(guided.columns) + " |", "|" + "---|" * len(guided.columns)]
+        for row in guided.itertuples(index=False):
+            lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
     lines += ["", "## Whole-tree scores", "", "| taxonomy | tree | dendrogram purity | cophenetic correlation |",
               "|---|---|---|---|"]
     for name, agreement in (("dendrogram", result.agreement), ("survey_recipe", result.baseline_agreement)):
@@ -187,6 +201,23 @@ def _previous_outputs(out: Path) -> set[str]:
             and not name.startswith(".")}
 
 
+def _write_guided(result: Dendrogram, staging: Path, label_columns: list[str], pictures: bool) -> None:
+    """The taxonomy-guided tree's own files, beside the unsupervised ones (names start with `guided_`)."""
+    from taxonomy.dendrogram import guided_view
+
+    view = guided_view(result)
+    view.cuts.to_csv(staging / "guided_clusters.csv", index=False, lineterminator="\n")
+    (staging / "guided_tree.nwk").write_text(_newick(view), encoding="utf-8")
+    (staging / "guided_tree.json").write_text(json.dumps(tree_dict(view, label_columns), ensure_ascii=False),
+                                              encoding="utf-8")
+    _graphml(view, staging / "guided_tree.graphml")
+    if pictures:
+        from taxonomy.plotting import dendrogram_svg, plot_dendrogram
+
+        (staging / "guided_dendrogram.svg").write_text(dendrogram_svg(view), encoding="utf-8")
+        plot_dendrogram(view, png=staging / "guided_dendrogram.png")
+
+
 def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, painter=None) -> list[Path]:
     """Write every output into `out` atomically (all files appear together or none change).
 
@@ -215,6 +246,8 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
         (staging / "report.json").write_text(json.dumps(report_dict(result), indent=1, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         (staging / "report.md").write_text(report_markdown(result), encoding="utf-8")
+        if result.guided_linkage is not None:
+            _write_guided(result, staging, label_columns, pictures)
         if pictures:
             from taxonomy.plotting import dendrogram_svg
 
