@@ -131,6 +131,8 @@ def verdicts(results: dict) -> list[str]:
                 ok = s[DEFAULT][key] >= value
                 lines.append(f"({name}) {level} AMI: default {s[DEFAULT][key]:.3f} vs {base[:40]} {value:.3f}: "
                              + ("holds" if ok else "FAILS"))
+            if not res["drop_5_percent"]:
+                continue  # --drops 0
             mine, plain = (res["drop_5_percent"][v][f"{level} ami sd"] for v in (DEFAULT, BASELINES[2]))
             lines.append(f"({name}) {level} AMI spread: default {mine:.3f} vs plain Ward {plain:.3f}: "
                          + ("holds" if mine <= plain else "FAILS"))

@@ -213,18 +213,28 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.clip(np.dot(x / np.linalg.norm(x), y / np.linalg.norm(y)), -1.0, 1.0))
 
 
-def compute_agreement(Z: np.ndarray, corpus: Corpus, permutations: int = 10) -> dict[str, pd.DataFrame | dict]:
-    """All scores of one tree against every taxonomy of the corpus that labels at least one of its papers."""
-    labelled = [t for t in corpus.taxonomies if (primary_labels(corpus, t) != "").any()]
+def labelled_taxonomies(corpus: Corpus) -> list[str]:
+    """The taxonomies that label at least one paper of the corpus: the only ones a tree can be scored against."""
+    return [t for t in corpus.taxonomies if (primary_labels(corpus, t) != "").any()]
+
+
+def bk_curves(Z: np.ndarray, corpus: Corpus) -> dict[str, pd.DataFrame]:
+    """The B_k curve of one tree against each labelled taxonomy (cheap: drawn before the other scores exist)."""
+    return {t: bk_curve(Z, primary_labels(corpus, t)) for t in labelled_taxonomies(corpus)}
+
+
+def compute_agreement(Z: np.ndarray, corpus: Corpus, permutations: int = 10,
+                      curves: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame | dict]:
+    """All scores of one tree against every taxonomy of the corpus that labels at least one of its papers
+    (`curves`: its B_k curves when already computed)."""
+    labelled = labelled_taxonomies(corpus)
     frames = [level_scores(Z, corpus, t, permutations) for t in labelled]
     levels = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["taxonomy", "level", "k", "papers", "metric", "value", "permutation_mean"])
     tree_scores = {}
-    curves = {}
     for t in labelled:
         tax = corpus.taxonomies[t]
         truth = primary_labels(corpus, t)
         tree_scores[t] = dict(dendrogram_purity=dendrogram_purity(Z, truth),
                               cophenetic_correlation=cophenetic_correlation(Z, truth, tax))
-        curves[t] = bk_curve(Z, truth)
-    return dict(levels=levels, tree=tree_scores, bk=curves)
+    return dict(levels=levels, tree=tree_scores, bk=curves if curves is not None else bk_curves(Z, corpus))

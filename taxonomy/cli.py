@@ -156,7 +156,7 @@ def _interrupt(signum, frame) -> None:
 @app.command()
 def dendrogram(
     corpus: Optional[Path] = CorpusOption,
-    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts, matched on id, arXiv id or title."),
+    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts, matched on id, then arXiv id, then title."),
     embedding: str = typer.Option("minilm", help="minilm | tfidf | lsa | a sentence-transformers model on disk."),
     linkage: str = typer.Option("auto", help="auto | consensus | ward | average | complete."),
     taxonomy: Optional[str] = typer.Option(None, help="Taxonomy that colours the picture and guides --guided "
@@ -188,7 +188,8 @@ def dendrogram(
 
             result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
                                       taxonomy=taxonomy, guided=guided, cache_dir=cache,
-                                      on_tree=(lambda r: painter.draw("tree", r)) if painter else None)
+                                      on_tree=(lambda r: painter.draw("tree", r)) if painter else None,
+                                      on_curves=(lambda r: painter.draw("scores", r)) if painter else None)
             written = write_outputs(result, out, pictures=not no_pictures, painter=painter)
         finally:
             if painter is not None:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from taxonomy import cluster
-from taxonomy.agreement import compute_agreement, primary_labels
+from taxonomy.agreement import bk_curves, compute_agreement, primary_labels
 from taxonomy.corpus import Corpus, load_corpus
 from taxonomy.embeddings import SPARSE_METHODS, embed, l2_normalize, lsa_vectors, tfidf_vectors
 from taxonomy.errors import UserError
@@ -138,10 +138,11 @@ def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EX
 def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str | Path | None = None,
                      embedding: str = "minilm", linkage: str = "auto", taxonomy: str | None = None,
                      guided: bool = False, cache_dir=None, progress: bool = True,
-                     permutations: int = 10, on_tree=None) -> Dendrogram:
+                     permutations: int = 10, on_tree=None, on_curves=None) -> Dendrogram:
     """Build, name and score the dendrogram of a corpus (see the module docstring for the recipe).
 
-    `on_tree(result)` is called once the tree, its names and cuts exist and before the scores are computed
+    `on_tree(result)` is called once the tree and its names exist, `on_curves(result)` once the B_k curves of
+    it and of survey B's recipe exist (in `agreement["bk"]`), both before the slower scores are computed
     (the CLI starts drawing the picture then)."""
     if not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
@@ -180,10 +181,14 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     )
     if on_tree is not None:
         on_tree(result)
-    result.cuts = compute_cuts(result, corpus)
     baseline = survey_recipe_linkage(combined, cache_dir)
-    result.agreement = compute_agreement(Z, corpus, permutations)
-    result.baseline_agreement = compute_agreement(baseline, corpus, permutations)
+    ours_bk, baseline_bk = bk_curves(Z, corpus), bk_curves(baseline, corpus)
+    result.agreement, result.baseline_agreement = {"bk": ours_bk}, {"bk": baseline_bk}
+    if on_curves is not None:
+        on_curves(result)
+    result.cuts = compute_cuts(result, corpus)
+    result.agreement = compute_agreement(Z, corpus, permutations, ours_bk)
+    result.baseline_agreement = compute_agreement(baseline, corpus, permutations, baseline_bk)
     if guided_Z is not None:
         result.guided_agreement = guided_scores(views[0], corpus, taxonomy, Z, permutations)
         result.guided_node_terms = node_terms(combined, guided_Z, max_nodes=None if len(corpus) <= 5000 else 200,

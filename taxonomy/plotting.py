@@ -191,7 +191,9 @@ def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
     segments = [list(zip(xs, ys)) for ys, xs in zip(info["icoord"], info["dcoord"])]
     tops = _top_level(result)
     groups = sorted({t for t in tops if t})
-    colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    # the largest groups get the first colours, which the search made the most distinct from each other
+    by_size = sorted(groups, key=lambda g: (-tops.count(g), g))
+    colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(by_size)}
     leaves = [(5.0 + 10 * pos, _shorten(result.leaf_names[leaf], LEAF_PT, LEAF_MAX_PX),
                colour.get(tops[leaf], UNLABELLED)) for pos, leaf in enumerate(info["leaves"])]
     widest = max((text_width(name, LEAF_PT) for _, name, _ in leaves), default=0.0)
@@ -348,6 +350,12 @@ def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
     return "\n".join(out) + "\n"
 
 
+BK_CAPTION = ("B_k: the tree cut into k clusters against each paper's own node in the taxonomy, by the Fowlkes-Mallows "
+              "index (the geometric mean of the shares of paper pairs grouped together by one that the other also "
+              "groups; 1 = the same partition). Dashed: its expected value under random relabelling. Papers without "
+              "a label are left out.")
+
+
 def plot_bk_curve(result: Dendrogram, png: str | Path | None = None):
     """Fowlkes-Mallows B_k against each taxonomy, beside survey B's recipe and chance."""
     plt = _pyplot()
@@ -365,12 +373,15 @@ def plot_bk_curve(result: Dendrogram, png: str | Path | None = None):
         ax.set_xlabel("k (clusters)")
         ax.set_ylabel("B_k (Fowlkes-Mallows)")
         ax.legend(fontsize=8)
-    if taxa:  # what B_k means, on the figure itself
-        fig.text(0.01, 0.01, "B_k: the tree cut into k clusters against each paper's own node in the taxonomy, by the "
-                 "Fowlkes-Mallows index (the geometric mean of the shares of paper pairs grouped together by one "
-                 "that the other also groups; 1 = the same partition). Dashed: its expected value under random "
-                 "relabelling. Papers without a label are left out.", fontsize=7, color="#333333", wrap=True)
-    fig.tight_layout(rect=(0, 0.06 if taxa else 0, 1, 1))
+    if taxa:  # what B_k means, on the figure itself; wrapped here (matplotlib's wrap=True lays text out twice)
+        import textwrap
+
+        caption = textwrap.fill(BK_CAPTION, int(5.5 * len(taxa) * 17.5), break_on_hyphens=False)
+        fig.text(0.01, 0.015, caption, fontsize=7, color="#333333", va="bottom")
+    # fixed margins in inches (tight_layout measured every text: a third of the drawing time)
+    width = 5.5 * max(len(taxa), 1)
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.95 / 4, top=1 - 0.35 / 4,
+                        wspace=0.9 / 5.5)
     if png:
         fig.savefig(png, dpi=110, metadata={"Software": None})
     plt.close(fig)
