@@ -164,10 +164,11 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         Z = cluster.order_leaves(Z, condensed)
     guided_Z = guided_linkage(views[0], corpus, taxonomy) if guided else None
     combined = texts.combined()
+    counts = _cached_term_counts(combined, cache_dir)
+    max_named = None if len(corpus) <= 5000 else 200
     result = Dendrogram(
         papers=corpus.papers.reset_index(drop=True), linkage=Z,
-        node_terms=node_terms(combined, Z, max_nodes=None if len(corpus) <= 5000 else 200,
-                              counts=_cached_term_counts(combined, cache_dir)),
+        node_terms=node_terms(combined, Z, max_nodes=max_named, counts=counts),
         leaf_names=leaf_names(corpus.papers), agreement={}, baseline_agreement={}, guided_linkage=guided_Z,
         guided_agreement=None,
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
@@ -191,8 +192,7 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     result.baseline_agreement = compute_agreement(baseline, corpus, permutations, baseline_bk)
     if guided_Z is not None:
         result.guided_agreement = guided_scores(views[0], corpus, taxonomy, Z, permutations)
-        result.guided_node_terms = node_terms(combined, guided_Z, max_nodes=None if len(corpus) <= 5000 else 200,
-                                              counts=_cached_term_counts(combined, cache_dir))
+        result.guided_node_terms = node_terms(combined, guided_Z, max_nodes=max_named, counts=counts)
         result.guided_cuts = compute_cuts(guided_view(result), corpus)
     return result
 

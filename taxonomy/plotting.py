@@ -95,20 +95,19 @@ def contrast_ratio(colour: str, background: str = "#FFFFFF") -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
+def axis_position(k, n: int):
+    """Where a cut into k clusters sits on the picture's axis: 1 - log(k) / log(n) (root 1, leaves 0)."""
+    return 1.0 - np.log(k) / np.log(max(n, 2))
+
+
 def display_heights(Z: np.ndarray) -> np.ndarray:
-    """Each merge's place on the picture's axis: 1 - log(k) / log(n), where k is the number of clusters left
-    once the merge is made (root 1, leaves 0).
+    """Each merge's place on the picture's axis: `axis_position` of the number of clusters left once it is made.
 
     Merge heights crowd the few top merges, the structure a survey author wants, into a sliver by the root;
     on this axis a cut into k clusters is a vertical line at log k, so each level gets room in proportion to
     how many groups it separates."""
     n = len(Z) + 1
-    clusters_after = n - 1 - np.arange(len(Z))
-    return 1.0 - np.log(clusters_after) / np.log(max(n, 2))
-
-
-def _axis_position(k: int, n: int) -> float:
-    return float(1 - np.log(k) / np.log(max(n, 2)))
+    return axis_position(n - 1 - np.arange(len(Z)), n)
 
 
 def _shorten(name: str, points: float, limit: float) -> str:
@@ -202,8 +201,8 @@ def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
     lay = Layout(n, 1.0, segments, leaves, [], legend, f"leaf colour: {result.taxonomy} top level",
                  f"MIM papers: {n} papers, {result.config['embedding']} / {result.config['linkage']}",
                  max(6.0, 0.125 * n + 1.5), right_frac=1 - (widest + 16) / (FIG_W * DPI))
-    lay.ticks = [(_axis_position(k, n), str(k)) for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
-                                                           10000, 20000) if k <= n]
+    lay.ticks = [(float(axis_position(k, n)), str(k))
+                 for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000) if k <= n]
     left, top_px, right, bottom = lay.axes_px
 
     def place(x: float, y: float, text: str) -> bool:
@@ -214,9 +213,9 @@ def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
         lay.boxes.append(box)
         return True
 
-    for name, k in getattr(result, "levels", None) or []:  # where the colouring taxonomy's levels cut the tree
-        if 1 < k < n and place(_axis_position(k, n), lay.guide_y, f"{k} = {name}"):
-            lay.guides.append((_axis_position(k, n), f"{k} = {name}"))
+    for name, k in result.levels:  # where the colouring taxonomy's levels cut the tree
+        if 1 < k < n and place(float(axis_position(k, n)), lay.guide_y, f"{k} = {name}"):
+            lay.guides.append((float(axis_position(k, n)), f"{k} = {name}"))
     # each merge's position by its node id (a merge sits midway between its two children, as scipy draws it):
     # looking nodes up by merge height put names on the wrong branch wherever two merges tie
     centre = {leaf: 5.0 + 10 * pos for pos, leaf in enumerate(info["leaves"])}

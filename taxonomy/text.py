@@ -50,11 +50,11 @@ def match_abstracts(papers: pd.DataFrame, rows: list[dict],
     """One abstract per paper ("" when none matches): by the paper's id, then its arXiv id, then its title.
 
     An arXiv id is trusted only when it points at one abstract and no other paper of the corpus carries it;
-    otherwise (a paper and its v2, two names of one method) the title decides among the rows that share it.
+    otherwise (a paper and its v2, two names of one method) the paper's title decides.
     Every ambiguity is appended to `conflicts` as one readable line."""
     conflicts = conflicts if conflicts is not None else []
     by_id: dict[str, str] = {}
-    by_arxiv: dict[str, list[tuple[str, str]]] = {}
+    by_arxiv: dict[str, list[str]] = {}
     by_title: dict[str, str] = {}
     for row in rows:
         abstract = (row.get("abstract") or "").strip()
@@ -63,32 +63,27 @@ def match_abstracts(papers: pd.DataFrame, rows: list[dict],
         for key in ("id", "key"):
             if row.get(key):
                 by_id.setdefault(str(row[key]), abstract)
-        title = norm_title(row["title"]) if row.get("title") else ""
         if row.get("arxiv_id"):
-            by_arxiv.setdefault(str(row["arxiv_id"]).strip(), []).append((title, abstract))
-        if title:
-            by_title.setdefault(title, abstract)
+            by_arxiv.setdefault(str(row["arxiv_id"]).strip(), []).append(abstract)
+        if row.get("title"):
+            by_title.setdefault(norm_title(row["title"]), abstract)
     papers_per_arxiv = papers["arxiv_id"].fillna("").astype(str).str.strip().value_counts()
     out = []
     for paper in papers.itertuples(index=False):
         titles = [paper.title, *[t for t in str(getattr(paper, "other_titles", "") or "").split(" | ") if t]]
-        own_titles = {norm_title(t) for t in titles}
         by_own_title = next((by_title[t] for t in map(norm_title, titles) if t in by_title), None)
         found = by_id.get(paper.id)
         arxiv = str(paper.arxiv_id or "").strip()
         candidates = by_arxiv.get(arxiv, []) if arxiv else []
         if found is None and candidates:
-            distinct = {abstract for _, abstract in candidates}
-            shared = papers_per_arxiv.get(arxiv, 0) > 1
-            if len(distinct) == 1 and not shared:
-                found = candidates[0][1]
-            else:
-                titled = [abstract for title, abstract in candidates if title in own_titles]
-                found = titled[0] if titled else None
+            distinct = set(candidates)
+            if len(distinct) == 1 and papers_per_arxiv.get(arxiv, 0) == 1:
+                found = candidates[0]
+            else:  # ambiguous: left to the title, the next step
                 what = (f"{len(distinct)} different abstracts" if len(distinct) > 1
                         else f"{papers_per_arxiv.get(arxiv, 0)} papers of the corpus")
                 conflicts.append(f"{paper.id}: arXiv {arxiv} is shared by {what}; "
-                                 + ("matched on the title" if found else "no title matches, so none is used"))
+                                 + ("matched on the title" if by_own_title else "no title matches, so none is used"))
         out.append(found or by_own_title or "")
     return out
 
