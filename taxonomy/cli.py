@@ -63,6 +63,8 @@ def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(1
               if f"facet_{facet}" in summary]
     if facets:
         console.print(f"papers carrying each facet (the rest are unknown, not absent): {', '.join(facets)}")
+    if c.corrections:
+        console.print(f"{len(c.corrections)} correction(s) from corrections.yaml applied: " + "; ".join(c.corrections))
     for tax in c.taxonomies.values():
         counts = compute_node_counts(c, tax.id)
         counts["node"] = ["  " * d + n for d, n in zip(counts["depth"], counts["name"])]
@@ -166,6 +168,8 @@ def dendrogram(
     out: Path = typer.Option(Path("out"), help="Output folder."),
     no_pictures: bool = typer.Option(False, "--no-pictures", help="Skip the PNG/SVG pictures."),
     cache: Optional[Path] = typer.Option(None, help="Embedding cache folder (default ~/.cache/mimtax)."),
+    previous: Optional[Path] = typer.Option(None, help="An earlier run's clusters.csv whose cluster ids carry over "
+                                                       "(default: the one in --out, if an earlier run wrote it)."),
 ) -> None:
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
@@ -190,7 +194,8 @@ def dendrogram(
                                       taxonomy=taxonomy, guided=guided, cache_dir=cache,
                                       on_tree=(lambda r: painter.draw("tree", r)) if painter else None,
                                       on_curves=(lambda r: painter.draw("scores", r)) if painter else None)
-            written = write_outputs(result, out, pictures=not no_pictures, painter=painter)
+            written = write_outputs(result, out, pictures=not no_pictures, painter=painter,
+                                    previous_clusters=previous)
         finally:
             if painter is not None:
                 painter.close()
@@ -214,6 +219,13 @@ def dendrogram(
             guided[col] = guided[col].map(lambda v: f"{v:.3f}")
         console.print(_table("Guided tree: AMI of each level learned inside the given levels above it", guided,
                              list(guided.columns)))
+    if not result.cluster_changes.empty:
+        from taxonomy.export import change_summary
+
+        summary = change_summary(result)
+        console.print("cluster ids kept from the previous run: " + ", ".join(
+            f"k={r.k} {r.kept + r.changed}/{r.kept + r.changed + r.vanished}" for r in summary.itertuples())
+            + " (see cluster-changes.csv)")
     console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
 
 
@@ -447,6 +459,47 @@ def audit(
         print(f"no paper is placed elsewhere with score >= {threshold}", file=sys.stderr)
         return
     _emit(frame, fmt, f"{len(frame)} papers to review ({taxonomy}, score >= {threshold})")
+
+
+@app.command()
+def update(
+    files: list[Path] = typer.Argument(..., help="New papers: BibTeX, RIS, CSL-JSON, CSV/TSV, JSONL or Markdown."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Input format (default: from each file's extension)."),
+    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for the corpus papers."),
+    taxonomy: Optional[str] = typer.Option(None, help="Taxonomy for names, trends and the per-node list "
+                                                      "(default: awesome-mim, else the corpus's first)."),
+    out: Path = typer.Option(Path("out"), help="Folder for whats-new.md, whats-new.json and trends.png."),
+    no_pictures: bool = typer.Option(False, "--no-pictures", help="Skip trends.png."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache folder (default ~/.cache/mimtax)."),
+    corpus: Optional[Path] = CorpusOption,
+) -> None:
+    """What is new since the corpus: duplicates, placement, papers that fit no node and suggested categories."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.fsutil import output_folder
+    from taxonomy.update import compute_whats_new, read_new_papers
+    from taxonomy.update.report import write_whats_new
+
+    c = load_corpus(corpus)
+    if taxonomy is not None:
+        c.taxonomy(taxonomy)  # an unknown name fails before any work
+    with output_folder(out):
+        new = read_new_papers(files, fmt)
+        report = compute_whats_new(c, new, abstracts, taxonomy, cache_dir=cache, progress=True)
+        written = write_whats_new(report, out, pictures=not no_pictures)
+    cfg = report.config
+    console.print(f"{cfg['read']} entries read; {cfg['duplicates']} already in the corpus; {cfg['kept']} new papers; "
+                  f"{len(report.near_duplicates)} possible duplicates to review; "
+                  f"{int(report.papers['novel'].sum()) if cfg['kept'] else 0} fit no node; "
+                  f"{len(report.suggestions)} suggested categories")
+    for number, s in enumerate(report.suggestions, 1):
+        node = next(iter(s.nearest_nodes.values()), ("", 0.0))[0]
+        console.print(f"  S{number}: {s.name} ({len(s.members)} papers; nearest node {node}; "
+                      f"nearest implementation {s.nearest_impl or '-'})")
+    growth = report.growth[report.growth["new_papers"] > 0]
+    if cfg.get("taxonomy") and not growth.empty:
+        top = growth[growth["taxonomy"] == cfg["taxonomy"]].head(5)
+        console.print("most new papers: " + ", ".join(f"{n} +{k}" for n, k in zip(top["node"], top["new_papers"])))
+    console.print("wrote " + ", ".join(str(p) for p in written))
 
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C

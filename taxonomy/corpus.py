@@ -64,6 +64,7 @@ class Corpus:
     taxonomies: dict[str, Taxonomy] = field(default_factory=dict)
     results: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RESULT_COLUMNS))
     path: Path | None = None
+    corrections: list[str] = field(default_factory=list)  # what corrections.yaml changed, one line each
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -171,8 +172,14 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
 
 
 def _read(path: Path) -> tuple[Corpus, list[Problem]]:
+    from taxonomy.corrections import correct_labels, correct_taxonomies, read_corrections
+
     papers_csv, folder = _papers_path(path)
     taxonomies, problems = load_taxonomies(folder / "taxonomies")
+    entries, found = read_corrections(folder)
+    problems += found
+    taxonomies, applied, found = correct_taxonomies(taxonomies, entries, folder)
+    problems += found
     label_columns = {t.label_column: t for t in taxonomies.values()}
     header, rows, found = read_table(papers_csv, REQUIRED_COLUMNS + sorted(label_columns))
     problems += found
@@ -180,6 +187,8 @@ def _read(path: Path) -> tuple[Corpus, list[Problem]]:
     columns = header + [c for c in PAPER_COLUMNS + OPTIONAL_COLUMNS if c not in header]
     frame = pd.DataFrame([r for _, r in rows], columns=header, dtype=object).reindex(columns=columns, fill_value="")
     frame = frame.fillna("")
+    frame, moved, found = correct_labels(frame, taxonomies, entries, folder)
+    problems += found
     frame = _typed(frame)
     results = pd.DataFrame(columns=RESULT_COLUMNS)
     results_csv = folder / "results.csv"
@@ -190,7 +199,7 @@ def _read(path: Path) -> tuple[Corpus, list[Problem]]:
         results = pd.DataFrame([r for _, r in rrows], columns=rheader or RESULT_COLUMNS, dtype=object).fillna("")
         if "value" in results:
             results["value"] = pd.to_numeric(results["value"], errors="coerce")
-    return Corpus(frame, taxonomies, results, folder), sorted(problems)
+    return Corpus(frame, taxonomies, results, folder, applied + moved), sorted(problems)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -51,6 +51,7 @@ class Dendrogram:
     n_with_abstract: int
     taxonomy: str | None
     cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cluster_changes: pd.DataFrame = field(default_factory=pd.DataFrame)  # against an earlier run's clusters
     cache_stats: dict = field(default_factory=dict)  # embedded / cached counts; not part of the report
     node_names: dict[str, str] = field(default_factory=dict)  # node id -> name in the colouring taxonomy
     label_columns: list[str] = field(default_factory=list)  # the corpus's taxonomy label columns
@@ -173,6 +174,7 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         guided_agreement=None,
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
                     abstracts=str(abstracts) if abstracts else None, n_views=len(views),
+                    corrections=list(corpus.corrections),
                     text_kinds_aligned=embedding not in SPARSE_METHODS
                     and kinds_can_be_aligned([bool(a) for a in texts.abstracts])),
         n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
@@ -287,17 +289,28 @@ def guided_view(result: Dendrogram) -> Dendrogram:
                    config={**result.config, "linkage": f"guided by {result.taxonomy}", "guided": False})
 
 
-def compute_cuts(result: Dendrogram, corpus: Corpus) -> pd.DataFrame:
-    """Paper -> cluster at each taxonomy level's size, with the key terms of that cluster."""
+def compute_cuts(result: Dendrogram, corpus: Corpus | None = None, previous: pd.DataFrame | None = None,
+                 ks: list[int] | None = None) -> pd.DataFrame:
+    """Paper -> cluster at each taxonomy level's size, with the key terms of that cluster. With `previous` (an
+    earlier clusters.csv carrying ids), each cut is the partition of the tree into k subtrees that keeps the most
+    earlier clusters (`stable_ids.tracked_partition`) instead of a cut at one height."""
+    from taxonomy import stable_ids
+
     papers = result.papers
     out = pd.DataFrame({"id": papers["id"], "short_name": papers["short_name"], "title": papers["title"]})
     order = _leaf_order(result.linkage)
     out["leaf_order"] = np.argsort(order)
-    for tax in corpus.taxonomies.values():
-        out[tax.label_column] = papers[tax.label_column]
-    ks = sorted({k for tax in corpus.taxonomies.values() for k in tax.level_sizes()})
-    ks = ks or [k for k in (5, 10, 20, 40) if k < result.n] or [1]  # no taxonomy: a few generic cuts
+    for column in result.label_columns:
+        if column in papers:
+            out[column] = papers[column]
+    if ks is None:
+        ks = sorted({k for tax in corpus.taxonomies.values() for k in tax.level_sizes()})
+        ks = ks or [k for k in (5, 10, 20, 40) if k < result.n] or [1]  # no taxonomy: a few generic cuts
     all_labels, all_nodes = cluster.cuts(result.linkage, ks, return_nodes=True)
+    for i, k in enumerate(ks):
+        old = stable_ids.previous_groups(previous, k) if previous is not None else None
+        if old:
+            all_labels[i], all_nodes[i] = stable_ids.tracked_partition(result.linkage, list(papers["id"]), old, k)
     for k, labels, nodes in zip(ks, all_labels, all_nodes):
         out[f"cluster_k{k}"] = labels
         # a cluster is named after its subtree; a single paper after itself
@@ -306,6 +319,17 @@ def compute_cuts(result: Dendrogram, corpus: Corpus) -> pd.DataFrame:
         impls = group_implementations(papers, labels, out["leaf_order"])
         out[f"impls_k{k}"] = [impls[c] for c in labels]
     return out
+
+
+def track_clusters(result: Dendrogram, previous: pd.DataFrame | None) -> Dendrogram:
+    """Give the flat clusters ids that carry over from an earlier run's clusters.csv (`previous`, or None for a
+    first run): the cuts are re-chosen to keep earlier clusters, then matched (see `stable_ids`)."""
+    from taxonomy import stable_ids
+
+    ks = sorted(int(c[9:]) for c in result.cuts.columns if c.startswith("cluster_k"))
+    cuts = compute_cuts(result, previous=previous, ks=ks) if previous is not None else result.cuts
+    result.cuts, result.cluster_changes = stable_ids.assign_ids(cuts, previous)
+    return result
 
 
 def _leaf_order(Z: np.ndarray) -> np.ndarray:

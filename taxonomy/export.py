@@ -117,9 +117,31 @@ def report_dict(result: Dendrogram) -> dict:
                        for row in result.guided_agreement.to_dict(orient="records")]}
     k_cols = sorted((c for c in result.cuts.columns if c.startswith("cluster_k")), key=lambda c: int(c[9:]))
     report["cluster_implementations"] = {
-        col[9:]: {str(c): m[f"impls_k{col[9:]}"].iloc[0] for c, m in result.cuts.groupby(col, sort=True)}
+        col[9:]: {str(c): m[f"impls_k{col[9:]}"].iloc[0] for c, m in result.cuts.groupby(_id_column(result, col),
+                                                                                          sort=True)}
         for col in k_cols}
+    if not result.cluster_changes.empty:
+        report["cluster_changes"] = change_summary(result).to_dict(orient="records")
     return report
+
+
+def _id_column(result: Dendrogram, cluster_column: str) -> str:
+    """The stable id column of a cut when the cuts carry ids, else the cut's own numbering."""
+    column = "id_k" + cluster_column[9:]
+    return column if column in result.cuts else cluster_column
+
+
+def change_summary(result: Dendrogram) -> pd.DataFrame:
+    """Per cut: how many earlier clusters kept their id, and how many split, merged, appeared or vanished."""
+    from taxonomy.stable_ids import kept_share
+
+    events = ["kept", "changed", "split", "merged", "appeared", "vanished"]
+    rows = []
+    for k, group in result.cluster_changes.groupby("k", sort=True):
+        counts = group["event"].value_counts()
+        rows.append({"k": int(k), **{e: int(counts.get(e, 0)) for e in events},
+                     "ids_kept": round(kept_share(group), 3)})
+    return pd.DataFrame(rows, columns=["k", *events, "ids_kept"])
 
 
 def score_table(result: Dendrogram) -> pd.DataFrame:
@@ -177,10 +199,23 @@ def report_markdown(result: Dendrogram) -> str:
     if k_cols:
         col = k_cols[-1]
         k = col[9:]
-        for c, members in result.cuts.groupby(col, sort=True):
+        for c, members in result.cuts.groupby(_id_column(result, col), sort=True):
             examples = ", ".join((m or t[:25]) for m, t in zip(members["short_name"][:4], members["title"][:4]))
             lines.append(f"| {c} | {len(members)} | {members[f'terms_k{k}'].iloc[0]} | "
                          f"{members[f'impls_k{k}'].iloc[0]} | {examples} |")
+    if not result.cluster_changes.empty:
+        summary = change_summary(result)
+        lines += ["", "## Cluster ids against the previous run", "",
+                  "Each cut is the partition of the new tree into k subtrees that keeps the most earlier clusters; "
+                  "a cluster keeps its id when it holds at least half of an earlier cluster's papers "
+                  "(`cluster-changes.csv` lists every event).", "",
+                  "| " + " | ".join(summary.columns) + " |", "|" + "---|" * len(summary.columns)]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in summary.itertuples(index=False)]
+        notable = result.cluster_changes[result.cluster_changes["event"].isin(["split", "merged", "appeared",
+                                                                               "vanished"])]
+        for row in notable.itertuples(index=False):
+            where = {"merged": f" from {row.from_ids}", "split": f" into {row.to_ids}"}.get(row.event, "")
+            lines.append(f"- k={row.k}: {row.event} {row.id}{where} ({row.papers} papers)")
     lines += ["", "## Top branches", ""]
     n = result.n
     for row in range(len(result.linkage) - 1, max(len(result.linkage) - 16, -1), -1):
@@ -218,17 +253,33 @@ def _write_guided(result: Dendrogram, staging: Path, label_columns: list[str], p
         plot_dendrogram(view, png=staging / "guided_dendrogram.png")
 
 
-def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, painter=None) -> list[Path]:
+def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, painter=None,
+                  previous_clusters: str | Path | None = None) -> list[Path]:
     """Write every output into `out` atomically (all files appear together or none change).
 
-    The PNG pictures are drawn by a `Painter` process (one is started here unless the caller passes its own)
-    while this process writes the other files and the SVG."""
+    Cluster ids carry over from `previous_clusters`, or else from the clusters.csv an earlier run wrote into
+    `out` (`cluster-changes.csv` then says what changed). The PNG pictures are drawn by a `Painter` process (one
+    is started here unless the caller passes its own) while this process writes the other files and the SVG."""
+    from taxonomy.dendrogram import track_clusters
     from taxonomy.painter import Painter
+    from taxonomy.stable_ids import read_previous
 
     out = Path(out)
     check_writable(out)
     remove_stale_scratch(out)
     previous = _previous_outputs(out)
+    if previous_clusters is not None:
+        if not Path(previous_clusters).is_file():
+            from taxonomy.errors import UserError
+            raise UserError(f"--previous {previous_clusters}: file not found; give an earlier run's clusters.csv")
+        earlier = read_previous(previous_clusters)
+        if earlier is None:
+            from taxonomy.errors import UserError
+            raise UserError(f"--previous {previous_clusters}: expected a clusters.csv written by mimtax dendrogram "
+                            "(columns id and id_k<k>)")
+    else:
+        earlier = read_previous(out / "clusters.csv") if "clusters.csv" in previous else None
+    track_clusters(result, earlier)
     staging = scratch_folder(out, "staging")
     own_painter = painter is None and pictures
     if own_painter:
@@ -239,6 +290,8 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
             painter.draw("scores", result)
         label_columns = [c for c in result.label_columns if c in result.papers]
         result.cuts.to_csv(staging / "clusters.csv", index=False, lineterminator="\n")
+        if not result.cluster_changes.empty:
+            result.cluster_changes.to_csv(staging / "cluster-changes.csv", index=False, lineterminator="\n")
         (staging / "tree.nwk").write_text(_newick(result), encoding="utf-8")
         (staging / "tree.json").write_text(json.dumps(tree_dict(result, label_columns), ensure_ascii=False),
                                            encoding="utf-8")
