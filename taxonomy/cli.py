@@ -18,6 +18,8 @@ from taxonomy.errors import UserError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A living taxonomy of masked image modeling.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and validate a corpus.")
 app.add_typer(corpus_app, name="corpus")
+export_app = typer.Typer(no_args_is_help=True, help="Figures and tables for a survey.")
+app.add_typer(export_app, name="export")
 
 
 def _reader_left() -> None:
@@ -499,6 +501,42 @@ def update(
     if cfg.get("taxonomy") and not growth.empty:
         top = growth[growth["taxonomy"] == cfg["taxonomy"]].head(5)
         console.print("most new papers: " + ", ".join(f"{n} +{k}" for n, k in zip(top["node"], top["new_papers"])))
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@export_app.command("latex")
+def export_latex(
+    taxonomy: Optional[str] = typer.Option(None, help="Taxonomy to draw (default: awesome-mim, else the first)."),
+    tree: bool = typer.Option(False, "--tree", help="Draw the learned tree cut at --k instead of a survey taxonomy."),
+    k: Optional[int] = typer.Option(None, min=2, help="Clusters of the learned tree (default: the taxonomy's finest "
+                                                      "level size)."),
+    abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts (for --tree)."),
+    out: Path = typer.Option(Path("out/latex"), help="Folder for the .tex files and references.bib."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache folder (for --tree)."),
+    corpus: Optional[Path] = CorpusOption,
+) -> None:
+    """A forest figure with \\cite leaves and counts, booktabs tables per node, and references.bib."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.dendrogram import resolve_taxonomy
+    from taxonomy.fsutil import output_folder
+    from taxonomy.latex import write_latex
+
+    c = load_corpus(corpus)
+    name = resolve_taxonomy(c, taxonomy)
+    if name is None and not tree:
+        raise UserError(f"{c.path}: this corpus has no taxonomy; draw the learned tree with --tree --k N")
+    if k is not None and not tree:
+        raise UserError("--k cuts the learned tree: give it with --tree")
+    result = None
+    if tree:
+        from taxonomy.dendrogram import build_dendrogram
+
+        k = k or (c.taxonomy(name).level_sizes()[-1] if name else 20)
+        if k >= len(c):
+            raise UserError(f"--k {k}: the corpus has {len(c)} papers; choose fewer clusters")
+        result = build_dendrogram(c, abstracts=abstracts, taxonomy=name, cache_dir=cache, permutations=1)
+    with output_folder(out):
+        written = write_latex(c, out, name, result, k)
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 

@@ -26,7 +26,9 @@ PAPER_COLUMNS = [
     "project_url", "awesome_mim", "mim_survey", "target", "masking", "backbone", "reference_impl",
     "version_of", "other_titles", "source", "corrections",
 ]
-OPTIONAL_COLUMNS = ["doi"]  # written by `mimtax corpus import`; the shipped corpus has no DOIs
+# written by `mimtax corpus import`; the shipped corpus has neither. cite_key: the source's citation key (BibTeX
+# key, CSL-JSON citation-key, RIS ID), which the LaTeX export cites
+OPTIONAL_COLUMNS = ["doi", "cite_key"]
 REQUIRED_COLUMNS = ["id", "title", "year", "arxiv_id"]
 RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "dataset", "metric", "value",
                   "source", "source_url"]

@@ -27,6 +27,7 @@ from taxonomy.errors import UserError
 from taxonomy.featcache import cached_arrays
 from taxonomy.impls import group_implementations
 from taxonomy.labels import leaf_names, node_terms, term_counts
+from taxonomy.query import best_results
 from taxonomy.store import store_rows
 from taxonomy.text import PaperTexts, paper_texts
 
@@ -59,6 +60,8 @@ class Dendrogram:
     levels: list[tuple[str, int]] = field(default_factory=list)  # (level name, nodes) of the colouring taxonomy
     guided_node_terms: dict[int, list[str]] = field(default_factory=dict)
     guided_cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    taxonomies: dict[str, dict] = field(default_factory=dict)  # taxonomy id -> outline (for the interactive page)
+    reported: dict[str, str] = field(default_factory=dict)  # paper id -> best reported ImageNet-1K fine-tune
 
     @property
     def n(self) -> int:
@@ -174,12 +177,14 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         guided_agreement=None,
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
                     abstracts=str(abstracts) if abstracts else None, n_views=len(views),
-                    corrections=list(corpus.corrections),
+                    corrections=list(corpus.corrections), corpus=str(corpus.path),
                     text_kinds_aligned=embedding not in SPARSE_METHODS
                     and kinds_can_be_aligned([bool(a) for a in texts.abstracts])),
         n_with_abstract=texts.n_with_abstract, taxonomy=taxonomy, cache_stats=stats,
         node_names={n.id: n.name for n in corpus.taxonomy(taxonomy).nodes.values()} if taxonomy else {},
         label_columns=[t.label_column for t in corpus.taxonomies.values()], abstract_conflicts=texts.conflicts,
+        taxonomies={t.id: taxonomy_outline(t) for t in corpus.taxonomies.values()},
+        reported={str(k): str(v) for k, v in best_results(corpus)[0].items()},
         levels=list(zip(corpus.taxonomy(taxonomy).levels, corpus.taxonomy(taxonomy).level_sizes())) if taxonomy else [],
     )
     if on_tree is not None:
@@ -280,6 +285,17 @@ def guided_scores(X: np.ndarray, corpus: Corpus, taxonomy: str, unguided: np.nda
                                        "inside_random", "unguided"])
 
 
+def taxonomy_outline(tax) -> dict:
+    """A taxonomy as plain data: its nodes in tree order as [id, name, parent, depth], its levels and sizes."""
+    nodes, stack = [], [n.id for n in reversed(tax.roots())]
+    while stack:
+        node = tax.nodes[stack.pop()]
+        nodes.append([node.id, node.name, node.parent, node.depth])
+        stack += [c.id for c in reversed(tax.children(node.id))]
+    return {"id": tax.id, "name": tax.name, "column": tax.label_column, "levels": list(tax.levels),
+            "sizes": tax.level_sizes(), "nodes": nodes}
+
+
 def guided_view(result: Dendrogram) -> Dendrogram:
     """The guided tree as a Dendrogram of its own (for its files and pictures): same papers, guided linkage."""
     from dataclasses import replace
@@ -327,9 +343,22 @@ def track_clusters(result: Dendrogram, previous: pd.DataFrame | None) -> Dendrog
     from taxonomy import stable_ids
 
     ks = sorted(int(c[9:]) for c in result.cuts.columns if c.startswith("cluster_k"))
-    cuts = compute_cuts(result, previous=previous, ks=ks) if previous is not None else result.cuts
+    cuts = result.cuts
+    if previous is not None and any(not np.array_equal(_tracked(result, previous, k), cuts[f"cluster_k{k}"])
+                                    for k in ks):  # the usual rebuild of an unchanged corpus skips this
+        cuts = compute_cuts(result, previous=previous, ks=ks)
     result.cuts, result.cluster_changes = stable_ids.assign_ids(cuts, previous)
     return result
+
+
+def _tracked(result: Dendrogram, previous: pd.DataFrame, k: int) -> np.ndarray:
+    """The tracked cut's labels at k (the plain cut's when the earlier run has no ids at k)."""
+    from taxonomy import stable_ids
+
+    old = stable_ids.previous_groups(previous, k)
+    if not old:
+        return result.cuts[f"cluster_k{k}"].to_numpy()
+    return stable_ids.tracked_partition(result.linkage, list(result.papers["id"]), old, k)[0]
 
 
 def _leaf_order(Z: np.ndarray) -> np.ndarray:

@@ -299,6 +299,9 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
         (staging / "report.json").write_text(json.dumps(report_dict(result), indent=1, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         (staging / "report.md").write_text(report_markdown(result), encoding="utf-8")
+        from taxonomy.web import write_html
+
+        write_html(result, staging / "dendrogram.html", score_table(result))
         if result.guided_linkage is not None:
             _write_guided(result, staging, label_columns, pictures)
         if pictures:

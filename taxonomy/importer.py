@@ -172,7 +172,7 @@ def import_corpus(paths: list[str | Path], fmt: str | None = None, mapping: dict
                    authors=", ".join(next((r.authors for r in merged if r.authors), [])), year=pick("year"),
                    venue=pick("venue"), arxiv_id=arxiv, doi=pick("doi"), code_url=pick("code_url"),
                    paper_url=pick("url") if pick("url").startswith(("http://", "https://")) else "",
-                   project_url=pick("project_url"), other_titles=" | ".join(titles[1:]),
+                   project_url=pick("project_url"), other_titles=" | ".join(titles[1:]), cite_key=pick("key"),
                    source="; ".join(f"{Path(r.file).name}:{r.line}" for r in merged),
                    corrections="; ".join(conflicts[i] for i in group if i in conflicts))
         if taxonomy is not None:

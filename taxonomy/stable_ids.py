@@ -80,11 +80,9 @@ def _match(new: dict, old: dict | None, k: int, changes: list[dict]) -> dict:
     overlap = np.array([[len(new[a] & old[b] & common) for b in old_ids] for a in labels], dtype=float)
     size_new = np.array([len(new[a] & common) for a in labels], dtype=float)
     size_old = np.array([len(old[b] & common) for b in old_ids], dtype=float)
-    from scipy.optimize import linear_sum_assignment
-
     names: dict = {}
     taken: set = set()
-    rows, cols = linear_sum_assignment(-overlap)  # one-to-one, most shared members in total
+    rows, cols = _pairs(overlap)
     for i, j in zip(rows, cols):
         if overlap[i, j] > 0 and overlap[i, j] >= MATCH * size_old[j]:
             names[labels[i]] = old_ids[j]
@@ -117,6 +115,19 @@ def _match(new: dict, old: dict | None, k: int, changes: list[dict]) -> dict:
             changes.append(dict(k=k, event="vanished", id=b, from_ids=b, to_ids=" ".join(targets),
                                 papers=len(old[b]), detail=""))
     return names
+
+
+def _pairs(overlap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one pairs of new (rows) and old (columns) clusters sharing the most papers in total. When every
+    row's best column is also that column's best row, those pairs are the answer (the usual rebuild); otherwise
+    the assignment problem is solved."""
+    if overlap.size:
+        best_col, best_row = overlap.argmax(axis=1), overlap.argmax(axis=0)
+        if len(set(best_col)) == len(best_col) and all(best_row[c] == r for r, c in enumerate(best_col)):
+            return np.arange(len(best_col)), best_col
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(-overlap)
 
 
 def kept_share(changes: pd.DataFrame) -> float:

@@ -126,7 +126,10 @@ def test_duplicates_placement_growth_and_trends(corpus, tmp_path):
     members = [m for s in report.suggestions for m in s.members]
     assert len(members) == len(set(members))
     written = write_whats_new(report, tmp_path)
-    assert {p.name for p in written} == {"whats-new.md", "whats-new.json", "trends.png"}
+    assert {p.name for p in written} == {"whats-new.md", "whats-new.json", "whats-new.html", "trends.png"}
+    page = (tmp_path / "whats-new.html").read_text()
+    assert "default-src 'none'" in page and "<h2>Suggested new categories</h2>" in page
+    assert 'src="data:image/png;base64,' in page and "(trends.png)" not in page  # the picture is inlined
     doc = json.loads((tmp_path / "whats-new.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert doc["config"]["duplicates"] == 3 and len(doc["papers"]) == len(report.papers)
     md = (tmp_path / "whats-new.md").read_text()
@@ -156,7 +159,7 @@ def test_cli_update_writes_the_report(tmp_path):
     done = run_cli("update", str(EXAMPLE), "--out", str(out), "--no-pictures")
     assert done.returncode == 0, done.stderr
     assert "3 already in the corpus; 7 new papers" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["whats-new.json", "whats-new.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["whats-new.html", "whats-new.json", "whats-new.md"]
 
 
 def test_cli_update_bad_input(tmp_path):

@@ -1,4 +1,5 @@
-"""Write a WhatsNew as `whats-new.md` (for a person), `whats-new.json` (for a program) and `trends.png`.
+"""Write a WhatsNew as `whats-new.md` and `whats-new.html` (for a person), `whats-new.json` (for a program) and
+`trends.png`.
 
 Each file is written through a temporary file and renamed; nothing else in the folder is touched."""
 
@@ -142,5 +143,10 @@ def write_whats_new(report: WhatsNew, out: str | Path, pictures: bool = True) ->
         written.append(png)
     write_text_atomic(out / "whats-new.json",
                       json.dumps(whats_new_dict(report), indent=1, ensure_ascii=False, default=str) + "\n")
-    write_text_atomic(out / "whats-new.md", whats_new_markdown(report, png.name if png else None))
-    return [*written, out / "whats-new.json", out / "whats-new.md"]
+    markdown = whats_new_markdown(report, png.name if png else None)
+    write_text_atomic(out / "whats-new.md", markdown)
+    from taxonomy.update.page import markdown_page
+
+    images = {png.name: png.read_bytes()} if png else {}
+    write_text_atomic(out / "whats-new.html", markdown_page(markdown, "What's new", images))
+    return [*written, out / "whats-new.json", out / "whats-new.md", out / "whats-new.html"]

@@ -1,0 +1,205 @@
+"""dendrogram.html in a real browser (headless Chromium via selenium): it draws offline, fetches nothing, and
+search, click -> panel, filters, collapse and the survey overlay each work."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import browser
+
+REQUIRED = os.environ.get("MIMTAX_REQUIRE_BROWSER") == "1"  # CI installs Chromium and sets this: never skip there
+if not browser.available():
+    if REQUIRED:
+        raise RuntimeError("MIMTAX_REQUIRE_BROWSER=1 but Chromium, chromedriver or selenium is missing")
+    pytest.skip("headless Chromium (Debian chromium + chromium-driver) and selenium are not installed",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.export import write_outputs
+
+    out = tmp_path_factory.mktemp("html")
+    result = build_dendrogram(progress=False, permutations=2)
+    write_outputs(result, out, pictures=False)
+    return result, out / "dendrogram.html"
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = browser.chrome()
+    yield d
+    d.quit()
+
+
+def _open(driver, path: Path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser"), browser.requested_urls(driver)  # forget earlier pages
+    driver.get(path.as_uri())
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+
+
+def _count(driver, css: str) -> int:
+    return driver.execute_script(f"return document.querySelectorAll({json.dumps(css)}).length")
+
+
+def _click(driver, css: str, index: int = 0) -> None:
+    """A real click event on an SVG element, wherever it sits (selenium's own click needs it inside the window)."""
+    driver.execute_script("document.querySelectorAll(arguments[0])[arguments[1]].dispatchEvent(new MouseEvent("
+                          "'click', {bubbles: true, cancelable: true, view: window}))", css, index)
+
+
+def _severe(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+
+
+def test_page_is_small_self_contained_and_fetches_nothing(built, driver):
+    result, page = built
+    text = page.read_text(encoding="utf-8")
+    assert page.stat().st_size <= 1_500_000
+    assert "Content-Security-Policy" in text and "default-src 'none'" in text
+    assert "ISC" in text or "Permission to use, copy, modify" in text  # d3's licence travels with it
+    assert "http://" not in text.split('id="data"')[0].split("</style>")[-1].replace("http://www.w3.org", "")
+    _open(driver, page)
+    assert _severe(driver) == []
+    urls = browser.requested_urls(driver)
+    assert urls and all(u.startswith(("file://", "data:")) for u in urls), urls
+    assert _count(driver, "g.node.collapsed") == 28  # cut at survey A's subsection count first
+    driver.find_element("id", "expand-all").click()
+    assert _count(driver, "g.node.leaf") == result.n == 385
+    assert _severe(driver) == []
+
+
+def test_search_highlights_matches_and_their_ancestors(built, driver):
+    result, page = built
+    _open(driver, page)
+    driver.find_element("id", "expand-all").click()
+    box = driver.find_element("id", "search")
+    box.send_keys("autoencoder")
+    papers = result.papers
+    expected = sum(any("autoencoder" in str(v).lower() for v in (p.title, p.short_name, p.id, p.authors))
+                   for p in papers.itertuples())
+    assert expected > 10
+    assert _count(driver, "g.leaf.match") == expected
+    assert driver.find_element("id", "search-count").text == f"{expected} matches"
+    assert _count(driver, "path.link.match-path") >= expected  # each match's own link, and its ancestors'
+    box.clear()
+    box.send_keys("kaiming")  # an author
+    assert _count(driver, "g.leaf.match") >= 3
+
+
+def test_clicking_a_leaf_opens_its_panel(built, driver):
+    _, page = built
+    _open(driver, page)
+    driver.find_element("id", "expand-all").click()
+    _click(driver, 'g.leaf[data-id="mae"] text')
+    panel = driver.find_element("id", "panel").text
+    assert "Masked Autoencoders Are Scalable Vision Learners" in panel
+    assert "mimtax run mae" in panel and "arXiv 2111.06377" in panel and "Kaiming He" in panel
+    assert "Fundamental MIM Methods" in panel  # survey A's label, by name
+
+
+def test_clicking_a_branch_shows_its_scores_and_collapses_it(built, driver):
+    _, page = built
+    _open(driver, page)
+    driver.find_element("id", "expand-all").click()
+    leaves = _count(driver, "g.node.leaf")
+    _click(driver, "g.node.internal circle", 6)  # a branch some way down the tree, not the root
+    panel = driver.find_element("id", "panel").text
+    assert "purity, Awesome-MIM" in panel and "key terms" in panel and "linked implementations" in panel
+    size = int(panel.split(": ")[1].split(" papers")[0])
+    driver.find_element("id", "toggle").click()
+    assert 1 < size < leaves
+    assert _count(driver, "g.node.collapsed") == 1
+    assert _count(driver, "g.node.leaf") == leaves - size
+
+
+def test_filters_dim_what_they_exclude(built, driver):
+    result, page = built
+    _open(driver, page)
+    driver.find_element("id", "expand-all").click()
+    driver.find_element("id", "year-from").send_keys("2023")
+    years = result.papers["year"]
+    assert _count(driver, "g.leaf.dim") == int((years.isna() | (years < 2023)).sum())
+    driver.find_element("id", "year-from").clear()
+    driver.find_element("id", "has-code").click()
+    assert _count(driver, "g.leaf.dim") == int((result.papers["code_url"] == "").sum())
+
+
+def test_a_survey_node_lights_up_with_how_scattered_it_is(built, driver):
+    from selenium.webdriver.support.ui import Select
+
+    result, page = built
+    _open(driver, page)
+    Select(driver.find_element("id", "survey-node")).select_by_value("awesome-mim|downstream/video")
+    inside = result.papers["awesome_mim"].str.split(";").map(lambda ls: "downstream/video" in ls).to_numpy()
+    driver.find_element("id", "expand-all").click()
+    assert _count(driver, "g.leaf.survey") == inside.sum() == 32
+    # the same counts computed here: maximal subtrees whose papers are all in the node
+    Z, n = result.linkage, result.n
+    count = np.r_[inside.astype(int), np.zeros(n - 1, dtype=int)]
+    size = np.r_[np.ones(n, dtype=int), Z[:, 3].astype(int)]
+    parent = np.full(2 * n - 1, -1)
+    for r, (a, b, _, _) in enumerate(Z):
+        count[n + r] = count[int(a)] + count[int(b)]
+        parent[int(a)] = parent[int(b)] = n + r
+    pure = count == size
+    subtrees = int(sum(pure[v] and (parent[v] < 0 or not pure[parent[v]]) for v in range(2 * n - 1)))
+    assert driver.execute_script("return document.body.dataset.surveySubtrees") == str(subtrees)
+    assert "lowest common ancestor" in driver.find_element("id", "panel").text
+
+
+def test_an_imported_corpus_without_taxonomy_and_a_big_tree_draw(tmp_path, driver):
+    """Any corpus: an imported BibTeX list (no taxonomy) draws; 6,000 leaves open collapsed and stay responsive."""
+    import pandas as pd
+    from scipy.cluster import hierarchy
+
+    from taxonomy.dendrogram import Dendrogram
+    from taxonomy.web import write_html
+
+    n = 6000
+    rng = np.random.default_rng(0)
+    Z = hierarchy.linkage(rng.standard_normal((n, 8)), "ward")
+    papers = pd.DataFrame({"id": [f"p{i}" for i in range(n)], "title": [f"Paper {i}" for i in range(n)],
+                           "short_name": "", "authors": "A. Author", "year": 2024, "venue": "", "arxiv_id": "",
+                           "paper_url": "", "code_url": "", "reference_impl": "", "corrections": ""})
+    result = Dendrogram(papers=papers, linkage=Z, node_terms={}, leaf_names=list(papers["title"]), agreement={},
+                        baseline_agreement={}, guided_linkage=None, guided_agreement=None, config={},
+                        n_with_abstract=0, taxonomy=None)
+    page = write_html(result, tmp_path / "big.html")
+    _open(driver, page)
+    assert _severe(driver) == []
+    collapsed = _count(driver, "g.node.collapsed")
+    assert 2 <= collapsed <= 40 and _count(driver, "g.node.leaf") == 0
+    _click(driver, "g.node.collapsed path")
+    driver.find_element("id", "toggle").click()  # expand one: big children stay collapsed
+    assert _count(driver, "g.node").__le__(400)
+    driver.find_element("id", "search").send_keys("Paper 59")
+    assert "match" in driver.find_element("id", "search-count").text
+    assert _severe(driver) == []
+
+
+def test_a_corpus_imported_from_bibtex_draws(tmp_path, driver):
+    from tests.conftest import run_cli
+
+    bib = tmp_path / "list.bib"
+    titles = ["Masked Point Modeling for Point Clouds", "Masked Video Autoencoders", "Masked Spectrogram Modeling",
+              "Masked Autoencoders for Medical Images", "Point Cloud Pretraining with Masks", "Video Masked Modeling"]
+    bib.write_text("".join(f"@article{{k{i}, title={{{t}}}, year={{2023}}, author={{Doe, Jane}}}}\n"
+                           for i, t in enumerate(titles)), encoding="utf-8")
+    assert run_cli("corpus", "import", str(bib), "--out", str(tmp_path / "c")).returncode == 0
+    done = run_cli("dendrogram", "--corpus", str(tmp_path / "c"), "--no-pictures", "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    _open(driver, tmp_path / "o" / "dendrogram.html")
+    assert _severe(driver) == []
+    driver.find_element("id", "expand-all").click()
+    assert _count(driver, "g.node.leaf") == len(titles)
+    _click(driver, 'g.leaf[data-id="k0"] text')
+    assert "Jane Doe" in driver.find_element("id", "panel").text or "Doe" in driver.find_element("id", "panel").text

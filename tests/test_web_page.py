@@ -1,0 +1,53 @@
+"""dendrogram.html without a browser: one self-contained, deterministic file whose data cannot break out of its
+script element."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from taxonomy.web import interactive_payload, render_html
+
+
+@pytest.fixture(scope="module")
+def result():
+    from taxonomy.dendrogram import build_dendrogram
+
+    return build_dendrogram(progress=False, permutations=2)
+
+
+def _data(page: str) -> dict:
+    raw = re.search(r'<script type="application/json" id="data">(.*?)</script>', page, flags=re.S).group(1)
+    return json.loads(raw)
+
+
+def test_payload_holds_the_tree_papers_and_both_taxonomies(result):
+    payload = interactive_payload(result, versions={})
+    assert len(payload["papers"]) == result.n and len(payload["merges"]) == result.n - 1
+    assert {t["id"] for t in payload["taxonomies"]} == {"awesome-mim", "mim-survey"}
+    assert payload["meta"]["cut"] == 28 and payload["meta"]["taxonomy"] == "awesome-mim"
+    mae = next(p for p in payload["papers"] if p["id"] == "mae")
+    assert mae["impl"] == "mae" and mae["ax"] == "2111.06377" and mae["r"].startswith("8")
+    heights = [m[2] for m in payload["merges"]]
+    assert heights == sorted(heights) and heights[-1] == 1.0  # root at 1, on the picture's log-k axis
+
+
+def test_page_is_deterministic_and_offline(result):
+    first, second = render_html(interactive_payload(result, versions={})), render_html(
+        interactive_payload(result, versions={}))
+    assert first == second
+    head = first.split("<script")[0]
+    assert "default-src 'none'" in head and "<link" not in head and "@import" not in first.split("</style>")[0]
+    assert _data(first)["meta"]["n"] == result.n
+
+
+def test_a_hostile_title_stays_data(result):
+    from dataclasses import replace
+
+    papers = result.papers.copy()
+    papers.loc[0, "title"] = "</script><script>window.pwned = 1</script> & <b>"
+    page = render_html(interactive_payload(replace(result, papers=papers), versions={}))
+    assert "</script><script>window.pwned" not in page
+    assert _data(page)["papers"][0]["t"] == papers.loc[0, "title"]
