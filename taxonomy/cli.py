@@ -172,6 +172,8 @@ def dendrogram(
     cache: Optional[Path] = typer.Option(None, help="Embedding cache folder (default ~/.cache/mimtax)."),
     previous: Optional[Path] = typer.Option(None, help="An earlier run's clusters.csv whose cluster ids carry over "
                                                        "(default: the one in --out, if an earlier run wrote it)."),
+    audit: bool = typer.Option(False, "--audit", help="Also run `mimtax audit` and show its flags in "
+                                                      "dendrogram.html's paper panel (a few seconds more)."),
 ) -> None:
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
@@ -193,7 +195,7 @@ def dendrogram(
             from taxonomy.export import score_table, write_outputs
 
             result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
-                                      taxonomy=taxonomy, guided=guided, cache_dir=cache,
+                                      taxonomy=taxonomy, guided=guided, cache_dir=cache, audit=audit,
                                       on_tree=(lambda r: painter.draw("tree", r)) if painter else None,
                                       on_curves=(lambda r: painter.draw("scores", r)) if painter else None)
             written = write_outputs(result, out, pictures=not no_pictures, painter=painter,

@@ -62,6 +62,7 @@ class Dendrogram:
     guided_cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
     taxonomies: dict[str, dict] = field(default_factory=dict)  # taxonomy id -> outline (for the interactive page)
     reported: dict[str, str] = field(default_factory=dict)  # paper id -> best reported ImageNet-1K fine-tune
+    audit_flags: dict[str, str] = field(default_factory=dict)  # paper id -> `mimtax audit`'s finding (--audit)
 
     @property
     def n(self) -> int:
@@ -142,7 +143,7 @@ def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EX
 def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str | Path | None = None,
                      embedding: str = "minilm", linkage: str = "auto", taxonomy: str | None = None,
                      guided: bool = False, cache_dir=None, progress: bool = True,
-                     permutations: int = 10, on_tree=None, on_curves=None) -> Dendrogram:
+                     permutations: int = 10, on_tree=None, on_curves=None, audit: bool = False) -> Dendrogram:
     """Build, name and score the dendrogram of a corpus (see the module docstring for the recipe).
 
     `on_tree(result)` is called once the tree and its names exist, `on_curves(result)` once the B_k curves of
@@ -201,7 +202,24 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         result.guided_agreement = guided_scores(views[0], corpus, taxonomy, Z, permutations)
         result.guided_node_terms = node_terms(combined, guided_Z, max_nodes=max_named, counts=counts)
         result.guided_cuts = compute_cuts(guided_view(result), corpus)
+    if audit:
+        result.audit_flags = audit_flags(corpus, abstracts, cache_dir)
     return result
+
+
+def audit_flags(corpus: Corpus, abstracts=None, cache_dir=None) -> dict[str, str]:
+    """Paper id -> what `mimtax audit` says of it, in every taxonomy (for the interactive page's panel)."""
+    from taxonomy.place import Placer, audit
+
+    if not corpus.taxonomies:
+        return {}
+    placer = Placer().fit(corpus, abstracts, cache_dir=cache_dir, progress=False)
+    flags: dict[str, list[str]] = {}
+    for name in corpus.taxonomies:
+        for row in audit(corpus, name, placer=placer).itertuples(index=False):
+            flags.setdefault(row.id, []).append(f"{name}: the text places it in {row.suggested_name} "
+                                                f"(score {row.score:.2f}), not {row.survey_label}")
+    return {pid: "; ".join(lines) for pid, lines in flags.items()}
 
 
 def survey_recipe_linkage(texts: list[str], cache_dir=None) -> np.ndarray:

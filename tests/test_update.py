@@ -186,3 +186,21 @@ def test_time_split_grows_the_nodes_that_really_grew(corpus):
     truth = Counter(n for ls in corpus.papers["awesome_mim"].iloc[new] for n in dict.fromkeys(ls.split(";")) if n)
     predicted = report.growth[report.growth.taxonomy == "awesome-mim"].sort_values("new_papers", ascending=False)
     assert truth.most_common(1)[0][0] in predicted["node"].head(3).tolist()
+
+
+def test_edge_cases_all_duplicates_one_paper_and_a_tiny_corpus(corpus, tmp_path):
+    from taxonomy.corpus import Corpus
+
+    papers = corpus.papers.iloc[:2].reset_index(drop=True)
+    report = compute_whats_new(corpus, NewPapers(papers.copy(), ["", ""]))  # the corpus's own papers
+    assert len(report.duplicates) == 2 and report.papers.empty and report.suggestions == []
+    write_whats_new(report, tmp_path / "dups")
+    one = pd.DataFrame([{"id": "x", "title": "Masked diffusion models for protein folding", "arxiv_id": "",
+                         "doi": "", "other_titles": "", "source": "t", "year": "2025"}])
+    report = compute_whats_new(corpus, NewPapers(one, [""]))
+    assert not report.papers["novel"].any() and report.papers["awesome_mim_best"].iloc[0] == "ai-for-science/protein"
+    tiny = Corpus(corpus.papers.iloc[:12].reset_index(drop=True), corpus.taxonomies, corpus.results, corpus.path)
+    report = compute_whats_new(tiny, NewPapers(one, [""]))
+    assert report.config["novelty"].startswith("not scored") and report.papers["novelty"].isna().all()
+    md = write_whats_new(report, tmp_path / "tiny", pictures=False)[1].read_text()
+    assert "Novelty not scored" in md

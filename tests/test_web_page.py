@@ -51,3 +51,12 @@ def test_a_hostile_title_stays_data(result):
     page = render_html(interactive_payload(replace(result, papers=papers), versions={}))
     assert "</script><script>window.pwned" not in page
     assert _data(page)["papers"][0]["t"] == papers.loc[0, "title"]
+
+
+def test_audit_flags_reach_the_paper_panel(result):
+    from dataclasses import replace
+
+    flagged = replace(result, audit_flags={"mae": "awesome-mim: the text places it elsewhere"})
+    papers = {p["id"]: p for p in interactive_payload(flagged, versions={})["papers"]}
+    assert papers["mae"]["flag"] == "awesome-mim: the text places it elsewhere"
+    assert papers["beit"]["flag"] == ""

@@ -74,11 +74,14 @@ def whats_new_markdown(report: WhatsNew, trends_png: str | None = None) -> str:
                      f"`mimtax run {s.nearest_impl.split(',')[0].strip()}`)." if s.nearest_impl else ""), ""]
         members = papers.iloc[s.members][["id", "title", "year", "novelty"]]
         lines += _table(members) + [""]
-    lines += ["## Papers that fit no node", "",
-              f"`novelty`: share of new papers among each paper's {cfg['k_nearest']} nearest neighbours; `novel` when "
-              f"its binomial p < {cfg['p_threshold']} (calibrated on the corpus: about {cfg['alpha']:.0%} of papers "
-              "that do fit are flagged). `atypical`: share of corpus papers closer to their neighbours than this one "
-              "is to the corpus.", ""]
+    lines += ["## Papers that fit no node", ""]
+    if cfg.get("p_threshold") is None:
+        lines += [f"Novelty {cfg.get('novelty', 'not scored')}.", ""]
+    else:
+        lines += [f"`novelty`: share of new papers among each paper's {cfg['k_nearest']} nearest neighbours; "
+                  f"`novel` when its binomial p < {cfg['p_threshold']} (calibrated on the corpus: about {cfg['alpha']:.0%} of "
+                  "papers that do fit are flagged). `atypical`: share of corpus papers closer to their neighbours "
+                  "than this one is to the corpus.", ""]
     best_cols = [c for c in papers.columns if c.endswith("_best") or c.endswith("_score")]
     novel = papers[papers["novel"]] if len(papers) else papers
     lines += _table(novel[["id", "title", "year", "novelty", "novelty_p", "atypical", *best_cols]]

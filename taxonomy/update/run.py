@@ -145,8 +145,15 @@ def compute_whats_new(corpus: Corpus, new: NewPapers, abstracts=None, taxonomy: 
         vs_batch = DENSE_WEIGHT * dense @ dense.T + (1 - DENSE_WEIGHT) * (sparse @ sparse.T).toarray()
     labels = list(corpus.labels(main)) if main else [()] * len(corpus)
     cut = typical_within_node_similarity(corpus_sim, labels)
-    scorer = (novelty or BatchNovelty()).fit(corpus_sim, len(papers), cut, min_size)
-    scores = scorer.score(vs_batch, vs_corpus)
+    scorer = novelty or BatchNovelty()
+    can_score = len(corpus) >= 2 * scorer.k  # too small a corpus to calibrate on: placement only
+    if can_score:
+        scorer.fit(corpus_sim, len(papers), cut, min_size)
+        scores = scorer.score(vs_batch, vs_corpus)
+    else:
+        nothing = np.full(len(papers), np.nan)
+        scores = dict(new_neighbours=np.zeros(len(papers), dtype=int), novelty=nothing, novelty_p=nothing,
+                      novel=np.zeros(len(papers), dtype=bool), atypical=nothing)
     for key in ("novelty", "novelty_p", "atypical"):
         papers[key] = np.round(scores[key], 4)
     papers["novel"] = scores["novel"]
@@ -167,7 +174,7 @@ def compute_whats_new(corpus: Corpus, new: NewPapers, abstracts=None, taxonomy: 
 
     groups = group_batch(vs_batch, cut) if not empty else np.zeros(0, dtype=int)
     found = novel_groups(groups, scores["new_neighbours"], scorer.k, len(corpus), scorer.group_threshold_,
-                         min_size) if len(papers) >= 2 else []
+                         min_size) if len(papers) >= 2 and can_score else []
     suggestions = [_describe(members, p, dense, sparse, vs_corpus, rep, corpus) for members, p in found]
     papers["group"] = groups
     papers["suggestion"] = ""
@@ -176,8 +183,10 @@ def compute_whats_new(corpus: Corpus, new: NewPapers, abstracts=None, taxonomy: 
 
     config = dict(files=new.files, read=len(new.papers), duplicates=len(duplicates), kept=len(papers),
                   corpus=str(corpus.path), corpus_papers=len(corpus), taxonomy=main, k_nearest=scorer.k,
-                  alpha=scorer.alpha, p_threshold=float(f"{scorer.threshold_:.3g}"),
-                  group_p_threshold=float(f"{scorer.group_threshold_:.3g}"), group_cut_similarity=round(cut, 4),
+                  alpha=scorer.alpha, p_threshold=float(f"{scorer.threshold_:.3g}") if can_score else None,
+                  group_p_threshold=float(f"{scorer.group_threshold_:.3g}") if can_score else None,
+                  novelty="scored" if can_score else f"not scored: the corpus has fewer than {2 * scorer.k} papers",
+                  group_cut_similarity=round(cut, 4),
                   min_size=min_size, with_abstract=int(sum(1 for t in texts if t)))
     return WhatsNew(papers, duplicates, near, placements, _growth(corpus, papers, leaf_pick), suggestions,
                     _trends(corpus, papers, main), config)
