@@ -79,9 +79,9 @@ def whats_new_markdown(report: WhatsNew, trends_png: str | None = None) -> str:
         lines += [f"Novelty {cfg.get('novelty', 'not scored')}.", ""]
     else:
         lines += [f"`novelty`: share of new papers among each paper's {cfg['k_nearest']} nearest neighbours; "
-                  f"`novel` when its binomial p < {cfg['p_threshold']} (calibrated on the corpus: about {cfg['alpha']:.0%} of "
-                  "papers that do fit are flagged). `atypical`: share of corpus papers closer to their neighbours "
-                  "than this one is to the corpus.", ""]
+                  f"`novel` when its binomial p < {cfg['p_threshold']} (calibrated on the corpus: about "
+                  f"{cfg['alpha']:.0%} of papers that do fit are flagged). `atypical`: share of corpus papers "
+                  "closer to their neighbours than this one is to the corpus.", ""]
     best_cols = [c for c in papers.columns if c.endswith("_best") or c.endswith("_score")]
     novel = papers[papers["novel"]] if len(papers) else papers
     lines += _table(novel[["id", "title", "year", "novelty", "novelty_p", "atypical", *best_cols]]
