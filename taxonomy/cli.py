@@ -61,10 +61,19 @@ def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(1
     summary = compute_summary(c)
     console.print(f"[bold]{c.path}[/bold]: {summary['papers']} papers, {summary['arxiv_ids']} with an arXiv id, "
                   f"{summary['results']} reported results")
-    facets = [f"{facet} {summary[f'facet_{facet}']}" for facet in ("target", "masking", "backbone")
-              if f"facet_{facet}" in summary]
-    if facets:
-        console.print(f"papers carrying each facet (the rest are unknown, not absent): {', '.join(facets)}")
+    from taxonomy.facets import compute_facets, coverage, in_lists
+
+    facets = compute_facets(c)
+    cover = coverage(c, facets)
+    console.print("papers carrying each facet, curated (from a source) + inferred (from the text by rules): "
+                  + ", ".join(f"{r.facet} {r.papers} ({r.curated} curated, {r.curated_share:.0%})"
+                              for r in cover.itertuples()))
+    listed = set(c.papers["id"][in_lists(c)])
+    if listed:
+        inside = facets[facets["id"].isin(listed) & (facets["value"] != "")]
+        console.print(f"of the {len(listed)} papers in survey A's fundamental methods or survey B's list: "
+                      + ", ".join(f"{f} {int((inside['facet'] == f).sum())}" for f in cover["facet"])
+                      + " carry a value; curated-only filters: `mimtax query --curated`")
     if c.corrections:
         console.print(f"{len(c.corrections)} correction(s) from corrections.yaml applied: " + "; ".join(c.corrections))
     for tax in c.taxonomies.values():
@@ -364,6 +373,8 @@ def query(
     target: Optional[str] = typer.Option(None, help="Recovery target facet, e.g. pixel, teacher-feature."),
     masking: Optional[str] = typer.Option(None, help="Masking facet, e.g. random, block-wise."),
     backbone: Optional[str] = typer.Option(None, help="Backbone facet, e.g. ViT, CNN."),
+    modality: Optional[str] = typer.Option(None, help="Modality facet, e.g. image, video, point-cloud."),
+    curated: bool = typer.Option(False, "--curated", help="Facet filters use curated values only (no inferred)."),
     year: Optional[str] = typer.Option(None, help="YEAR or FROM..TO, e.g. 2022..2024."),
     venue: Optional[str] = typer.Option(None, help="Venue (case-insensitive substring)."),
     has_code: Optional[bool] = typer.Option(None, "--has-code/--no-code", help="Only papers with (without) code."),
@@ -381,7 +392,7 @@ def query(
     _check_format(fmt)
 
     frame = run_query(corpus, taxonomy=taxonomy, category=category, target=target, masking=masking,
-                      backbone=backbone, year=year, venue=venue, has_code=has_code, has_impl=has_impl,
+                      backbone=backbone, modality=modality, curated_only=curated, year=year, venue=venue, has_code=has_code, has_impl=has_impl,
                       search=search, abstracts=abstracts, sort=sort, limit=limit)
     if frame.empty:
         if fmt == "json":
@@ -392,7 +403,7 @@ def query(
             print("no paper matches these filters", file=sys.stderr)
         return
     if fmt == "table":
-        frame = frame.drop(columns=["code_url", "target", "masking", "backbone"])
+        frame = frame.drop(columns=["code_url", "target", "masking", "backbone", "modality", "inferred"])
         frame["year"] = frame["year"].astype("string").fillna("")
         frame["title"] = frame["title"].map(lambda t: t if len(t) <= 60 else t[:59] + "…")
     _emit(frame, fmt, f"{len(frame)} papers")
@@ -540,6 +551,39 @@ def export_latex(
     with output_folder(out):
         written = write_latex(c, out, name, result, k)
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command()
+def leaderboard(
+    taxonomy: Optional[str] = typer.Option(None, help="Taxonomy whose nodes group the results (default: awesome-mim)."),
+    category: Optional[str] = typer.Option(None, help="Only this node (id, name or word) and what is under it."),
+    benchmark: str = typer.Option("in1k-ft", help="in1k-ft | in1k-linear | any dataset:metric the results hold."),
+    backbone: Optional[str] = typer.Option(None, help="Only this backbone, e.g. ViT-B or ViT-B/16."),
+    level: Optional[int] = typer.Option(None, min=0, help="Taxonomy depth to group by (default: the finest)."),
+    plot: Optional[Path] = typer.Option(None, help="Also draw score against --x to this PNG (one backbone)."),
+    x: str = typer.Option("year", help="year | epochs (for --plot)."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | markdown."),
+    corpus: Optional[Path] = CorpusOption,
+) -> None:
+    """Reported results ranked within each taxonomy node, same benchmark and backbone only."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.leaderboard import compute_leaderboard, plot_leaderboard
+
+    _check_format(fmt)
+    frame = compute_leaderboard(load_corpus(corpus), taxonomy, category, benchmark, backbone, level)
+    if frame.empty:
+        print("no reported result matches", file=sys.stderr)
+        return
+    if plot is not None:
+        from taxonomy.fsutil import write_atomic
+
+        plot_leaderboard(frame, x)  # checks before writing anything
+        write_atomic(plot, lambda fh: plot_leaderboard(frame, x, png=fh))
+    shown = frame.drop(columns=["source_url"]) if fmt == "table" else frame
+    _emit(shown.astype({"year": "string", "pretrain_epochs": "string"}).fillna(""), fmt,
+          f"{len(frame)} results, ranked within node and backbone")
+    if plot is not None:
+        print(f"wrote {plot}", file=sys.stderr)
 
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C

@@ -30,8 +30,8 @@ PAPER_COLUMNS = [
 # key, CSL-JSON citation-key, RIS ID), which the LaTeX export cites
 OPTIONAL_COLUMNS = ["doi", "cite_key"]
 REQUIRED_COLUMNS = ["id", "title", "year", "arxiv_id"]
-RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "dataset", "metric", "value",
-                  "source", "source_url"]
+RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "pretrain_data", "dataset", "metric", "value",
+                  "source", "source_url", "where"]
 LABEL_SEP = ";"
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -271,15 +271,44 @@ def _check_rows(path: Path, rows: list[tuple[int, dict]], label_columns: dict[st
     return problems
 
 
+RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "ModelNet40", "ScanObjectNN"}
+RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "miou", "ap_box", "ap_mask", "top1"}
+BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B|L)|ConvNeXt(-V2)?-\w+|ResNet-\d+|"
+                         r"[A-Za-z][\w.+-]*)$")
+
+
 def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> list[Problem]:
+    """Every row: a known paper, a number in its metric's range (0-100 for accuracies, mIoU and AP), a known
+    benchmark and metric, a backbone name, a source a reader can open, and no row twice."""
     problems = []
+    first: dict[tuple, int] = {}
     for line, row in rows:
         if row.get("paper_id") and row["paper_id"] not in ids:
             problems.append(Problem(str(path), line, "paper_id", f"names unknown paper id '{row['paper_id']}'"))
         try:
-            float(row.get("value", ""))
+            value = float(row.get("value", ""))
+            if not 0.0 <= value <= 100.0:
+                problems.append(Problem(str(path), line, "value", f"{value} is outside 0..100 for "
+                                        f"{row.get('metric', '?')}"))
         except ValueError:
             problems.append(Problem(str(path), line, "value", f"'{row.get('value')}' is not a number"))
+        if row.get("dataset", "") not in RESULT_DATASETS:
+            problems.append(Problem(str(path), line, "dataset", f"unknown benchmark '{row.get('dataset', '')}'; "
+                                    f"expected one of {', '.join(sorted(RESULT_DATASETS))}"))
+        if row.get("metric", "") not in RESULT_METRICS:
+            problems.append(Problem(str(path), line, "metric", f"unknown metric '{row.get('metric', '')}'; "
+                                    f"expected one of {', '.join(sorted(RESULT_METRICS))}"))
+        if not BACKBONE_RE.match(row.get("backbone", "")):
+            problems.append(Problem(str(path), line, "backbone", f"'{row.get('backbone', '')}' is not a backbone "
+                                    "name such as ViT-B/16, Swin-B or ResNet-50"))
+        if not str(row.get("source_url", "")).startswith(("http://", "https://")):
+            problems.append(Problem(str(path), line, "source_url", "every result needs a source a reader can open "
+                                    "(an http(s) URL)"))
+        key = tuple(row.get(c, "") for c in ("paper_id", "backbone", "pretrain_epochs", "pretrain_data", "dataset",
+                                             "metric", "source"))
+        if key in first:
+            problems.append(Problem(str(path), line, "-", f"duplicate result (first on line {first[key]})"))
+        first.setdefault(key, line)
     return problems
 
 

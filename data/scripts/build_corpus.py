@@ -60,8 +60,8 @@ COLUMNS = [
     "project_url", "awesome_mim", "mim_survey", "target", "masking", "backbone", "reference_impl",
     "version_of", "other_titles", "source", "corrections",
 ]
-RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "dataset", "metric", "value",
-                  "source", "source_url"]
+RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "pretrain_data", "dataset", "metric", "value",
+                  "source", "source_url", "where"]  # import_model_zoo.py adds its rows after this script
 
 
 def slugify(text: str, max_words: int = 6) -> str:

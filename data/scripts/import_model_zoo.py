@@ -1,0 +1,142 @@
+"""Add reported results from mmpretrain's model zoo (its configs/*/metafile.yml files) to data/results.csv.
+
+Run from the repository root after build_corpus.py:
+    python data/scripts/import_model_zoo.py --mirror PATH_TO_A_CLONE_OF_open-mmlab/mmpretrain
+
+Each pre-trained model of a masked-image-modeling collection lists its downstream models (fine-tuning, linear
+probing); each of those carries its own result. A row records the paper (by the collection's arXiv link), the
+backbone, the pre-training epochs and data (from the pre-trained model), the benchmark, the metric and the value,
+with the metafile's URL at the clone's commit and the model's name as the place in the source. These are
+OpenMMLab's reproductions, so `source` says so. Rows from an earlier run of this script are replaced; every
+other row of results.csv is kept. Facts only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data"
+SOURCE = "mmpretrain model zoo (OpenMMLab reproduction)"
+COLLECTIONS = ("beit", "beitv2", "cae", "eva", "itpn", "mae", "maskfeat", "mff", "milan", "mixmim", "simmim",
+               "spark", "hivit", "convnext_v2", "pixmim")
+SIZES = {"small": "S", "base": "B", "large": "L", "huge": "H", "giant": "g", "tiny": "T"}
+DATASETS = {"imagenet-1k": "ImageNet-1K", "ade20k": "ADE20K", "coco": "COCO"}
+
+
+BACKBONES = [  # (pattern on the model name, family): the first match names the backbone
+    (r"(?:vit|beit)-(small|base|large|huge|giant|s|b|l|h|g)-p(\d+)", "ViT-{size}/{patch}"),
+    (r"mixmim-(base|large|huge)", "MixMIM-{size}"),
+    (r"swin-?(tiny|small|base|large)", "Swin-{size}"),
+    (r"hivit-(tiny|small|base|large)", "HiViT-{size}"),
+    (r"convnext-?v2-(atto|femto|pico|nano|tiny|base|large|huge)", "ConvNeXt-V2-{size}"),
+    (r"resnet(\d+)", "ResNet-{size}"),
+]
+
+
+def backbone(name: str) -> str:
+    """'vit-base-p16_...' -> 'ViT-B/16'; 'swin-base-w6' -> 'Swin-B'; 'convnext-v2-base' -> 'ConvNeXt-V2-B'."""
+    for pattern, family in BACKBONES:
+        m = re.search(pattern, name.lower())
+        if m:
+            size = m.group(1)
+            size = SIZES.get(size, size if size == "g" or size.isdigit() else size.upper())
+            return family.format(size=size, patch=m.group(2) if m.lastindex and m.lastindex > 1 else "")
+    return ""
+
+
+def _data(value) -> str:
+    """'ImageNet-1k' or a list of datasets, as one string: 'ImageNet-21k+ImageNet-1K'."""
+    items = value if isinstance(value, list) else [value]
+    return "+".join(str(v).replace("ImageNet-1k", "ImageNet-1K") for v in items if v)
+
+
+def rows_for(folder: Path, commit: str, arxiv_to_id: dict[str, str]) -> list[dict]:
+    path = folder / "metafile.yml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    papers = {}
+    for collection in doc.get("Collections", []) or []:
+        url = str((collection.get("Paper") or {}).get("URL", ""))
+        m = re.search(r"(\d{4}\.\d{4,5})", url)
+        if m and m.group(1) in arxiv_to_id:
+            papers[collection["Name"]] = (arxiv_to_id[m.group(1)], collection["Name"])
+    models = {m["Name"]: m for m in doc.get("Models", []) or []}
+    rel = path.relative_to(folder.parents[1]).as_posix()
+    out = []
+    for model in models.values():
+        if model.get("In Collection") not in papers or not model.get("Downstream"):
+            continue
+        paper_id, method = papers[model["In Collection"]]
+        meta = model.get("Metadata") or {}
+        for name in model["Downstream"]:
+            down = models.get(name)
+            if not down or not down.get("Results"):
+                continue
+            for result in down["Results"]:
+                dataset = DATASETS.get(str(result.get("Dataset", "")).lower())
+                for metric_name, value in (result.get("Metrics") or {}).items():
+                    if dataset == "ImageNet-1K" and metric_name == "Top 1 Accuracy":
+                        metric = "linear_top1" if "linear" in name else "finetune_top1"
+                    elif dataset == "ADE20K" and metric_name == "mIoU":
+                        metric = "miou"
+                    else:
+                        continue
+                    out.append(dict(paper_id=paper_id, method=method, backbone=backbone(model["Name"]),
+                                    pretrain_epochs=str(meta.get("Epochs", "")),
+                                    pretrain_data=_data(meta.get("Training Data", "")),
+                                    dataset=dataset, metric=metric, value=f"{float(value):g}", source=SOURCE,
+                                    source_url=f"https://github.com/open-mmlab/mmpretrain/blob/{commit}/{rel}",
+                                    where=f"{rel}: model {name}"))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mirror", type=Path, required=True, help="a clone (or git dir) of open-mmlab/mmpretrain")
+    args = parser.parse_args()
+    git = ["git", f"--git-dir={args.mirror / '.git' if (args.mirror / '.git').exists() else args.mirror}"]
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    with (DATA / "papers.csv").open(encoding="utf-8", newline="") as fh:
+        arxiv_to_id = {r["arxiv_id"].split("v")[0]: r["id"] for r in csv.DictReader(fh) if r["arxiv_id"]}
+    staging = Path(sys.argv[0]).resolve().parent / ".zoo"
+    rows = []
+    for name in COLLECTIONS:
+        text = subprocess.run([*git, "show", f"HEAD:configs/{name}/metafile.yml"], capture_output=True, text=True)
+        if text.returncode != 0:
+            continue
+        folder = staging / "configs" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metafile.yml").write_text(text.stdout, encoding="utf-8")
+        rows += rows_for(folder, commit, arxiv_to_id)
+    with (DATA / "results.csv").open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        kept = [r for r in reader if r.get("source") != SOURCE]
+    columns = ["paper_id", "method", "backbone", "pretrain_epochs", "pretrain_data", "dataset", "metric", "value",
+               "source", "source_url", "where"]
+    seen, unique = set(), []
+    for row in kept + rows:
+        key = tuple(row.get(c, "") for c in ("paper_id", "backbone", "pretrain_epochs", "pretrain_data", "dataset",
+                                             "metric", "source"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    with (DATA / "results.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({c: r.get(c, "") for c in columns} for r in unique)
+    import shutil
+
+    shutil.rmtree(staging, ignore_errors=True)
+    print(f"{len(rows)} model-zoo rows for {len({r['paper_id'] for r in rows})} papers; results.csv now "
+          f"{len(unique)} rows")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Reported results ranked within each taxonomy node, compared only where the comparison means something: the
+same benchmark and the same backbone. `compute_leaderboard` returns a DataFrame; `plot_leaderboard` draws it
+(matplotlib is imported only there)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from taxonomy.corpus import Corpus, split_labels
+from taxonomy.errors import UserError
+
+BENCHMARKS = {  # short name -> (dataset, metric) as results.csv spells them
+    "in1k-ft": ("ImageNet-1K", "finetune_top1"),
+    "in1k-linear": ("ImageNet-1K", "linear_top1"),
+}
+COLUMNS = ["node", "node_name", "backbone", "rank", "method", "paper_id", "year", "pretrain_epochs", "value",
+           "benchmark", "source", "source_url"]
+
+
+def benchmarks(corpus: Corpus) -> dict[str, tuple[str, str]]:
+    """The named benchmarks plus every (dataset, metric) pair the corpus's results hold, as 'dataset:metric'."""
+    out = dict(BENCHMARKS)
+    for dataset, metric in corpus.results[["dataset", "metric"]].drop_duplicates().itertuples(index=False):
+        if (dataset, metric) not in out.values():
+            out[f"{dataset}:{metric}".lower()] = (dataset, metric)
+    return out
+
+
+def _backbone_matches(wanted: str, value: str) -> bool:
+    """'ViT-B' matches 'ViT-B/16'; 'vit-b/16' matches 'ViT-B/16'; 'ViT' does not match 'ViT-B/16' silently."""
+    w, v = wanted.lower(), str(value).lower()
+    return v == w or v.startswith(w + "/") or v.startswith(w + " ")
+
+
+def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: str | None = None,
+                        benchmark: str = "in1k-ft", backbone: str | None = None,
+                        level: int | None = None) -> pd.DataFrame:
+    """One row per (node, result): ranked by value within (node, backbone); a paper under several nodes appears
+    under each. `level` is the taxonomy depth (default: its finest)."""
+    known = benchmarks(corpus)
+    if benchmark.lower() not in known:
+        raise UserError(f"--benchmark '{benchmark}': unknown; the corpus's results hold: {', '.join(known)}")
+    dataset, metric = known[benchmark.lower()]
+    name = taxonomy or ("awesome-mim" if "awesome-mim" in corpus.taxonomies else next(iter(corpus.taxonomies), None))
+    if name is None:
+        raise UserError(f"{corpus.path}: this corpus has no taxonomy to group the leaderboard by")
+    tax = corpus.taxonomy(name)
+    depth = len(tax.levels) - 1 if level is None else level
+    if not 0 <= depth < len(tax.levels):
+        raise UserError(f"--level {level}: '{tax.id}' has levels 0..{len(tax.levels) - 1} ({', '.join(tax.levels)})")
+    results = corpus.results
+    rows = results[(results["dataset"] == dataset) & (results["metric"] == metric)].copy()
+    if backbone:
+        rows = rows[rows["backbone"].map(lambda v: _backbone_matches(backbone, v))]
+        if rows.empty:
+            have = sorted(set(results.loc[(results["dataset"] == dataset) & (results["metric"] == metric), "backbone"]))
+            raise UserError(f"--backbone '{backbone}': no {benchmark} result for it; backbones: {', '.join(have)}")
+    papers = corpus.papers.set_index("id")
+    wanted = None
+    if category:
+        from taxonomy.query import category_nodes
+
+        wanted = set(category_nodes(corpus, category, tax.id).get(tax.id, []))
+    out = []
+    for row in rows.itertuples(index=False):
+        labels = split_labels(papers.at[row.paper_id, tax.label_column]) if row.paper_id in papers.index else []
+        nodes = dict.fromkeys(tax.at_level(label, depth) for label in labels)
+        for node in nodes:
+            if wanted is not None and not (set(tax.ancestors(node)) | set(tax.descendants(node))) & wanted:
+                continue
+            year = papers.at[row.paper_id, "year"]
+            out.append(dict(node=node, node_name=tax.nodes[node].name, backbone=row.backbone, method=row.method,
+                            paper_id=row.paper_id, year=None if pd.isna(year) else int(year),
+                            pretrain_epochs=_epochs(row.pretrain_epochs), value=float(row.value), benchmark=benchmark,
+                            source=row.source, source_url=row.source_url))
+    frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "rank"])
+    if frame.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    frame = frame.sort_values(["node", "backbone", "value", "method"], ascending=[True, True, False, True],
+                              kind="stable")
+    frame["rank"] = frame.groupby(["node", "backbone"]).cumcount() + 1
+    frame = frame.astype({"year": "Int64", "pretrain_epochs": "Int64"})
+    return frame[COLUMNS].reset_index(drop=True)
+
+
+def _epochs(value) -> int | None:
+    text = str(value).strip()
+    return int(float(text)) if re.fullmatch(r"\d+(\.0+)?", text) else None
+
+
+def plot_leaderboard(frame: pd.DataFrame, x: str = "year", png=None, ax=None):
+    """Score against year (each paper's best) or pre-training epochs (every row), one colour per node; one
+    backbone and benchmark only."""
+    from taxonomy.plotting import PALETTE, _pyplot
+
+    if frame["backbone"].nunique() > 1 or frame["benchmark"].nunique() > 1:
+        raise UserError("a plot compares one backbone on one benchmark: give --backbone (backbones here: "
+                        + ", ".join(sorted(frame["backbone"].unique())) + ")")
+    column = {"year": "year", "epochs": "pretrain_epochs"}.get(x)
+    if column is None:
+        raise UserError(f"--x '{x}': choose year or epochs")
+    if x == "year":  # one point per paper and node: its best figure (every recipe shows against epochs)
+        frame = frame.sort_values("value", ascending=False, kind="stable").drop_duplicates(["node", "paper_id"])
+    plt = _pyplot()
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for i, (node, group) in enumerate(frame.groupby("node_name", sort=True)):
+        group = group.dropna(subset=[column])
+        ax.scatter(group[column], group["value"], color=PALETTE[i % len(PALETTE)], label=node, s=28)
+        for row in group.itertuples(index=False):
+            ax.annotate(row.method, (getattr(row, column), row.value), fontsize=7, xytext=(3, 2),
+                        textcoords="offset points")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("year" if x == "year" else "pre-training epochs")
+    ax.set_ylabel(f"{frame['benchmark'].iloc[0]} ({frame['backbone'].iloc[0]})")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=7, frameon=False)
+    if own:
+        fig.tight_layout()
+        if png is not None:
+            fig.savefig(png, metadata={"Software": None})
+        plt.close(fig)
+    return ax

@@ -1,0 +1,105 @@
+"""Facets (curated, else inferred with a measured confidence), the results validator, and the leaderboard."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from taxonomy.corpus import load_corpus, validate
+from taxonomy.errors import UserError
+from taxonomy.facets import FACETS, compute_facets, coverage, in_lists, infer
+from taxonomy.leaderboard import compute_leaderboard, plot_leaderboard
+from taxonomy.query import query
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus()
+
+
+@pytest.mark.parametrize("facet, text, expected, rule", [
+    ("target", "BEiT: BERT pre-training with a visual tokenizer", "discrete-token", "cue"),
+    ("target", "Masked feature prediction with a CLIP teacher", "teacher-feature", "cue"),
+    ("target", "Revisiting HOG targets for masked modeling", "HOG-or-handcrafted", "cue"),
+    ("target", "Masked autoencoders that reconstruct pixels and distill a teacher", "teacher-feature+pixel", "cue"),
+    ("masking", "Attention-guided masking for MIM", "attention-guided", "cue"),
+    ("masking", "Learning to mask with an adversarial mask generator", "learned-adversarial", "cue"),
+    ("masking", "A study of pretraining", "random", "default"),
+    ("backbone", "Masked image modeling for ConvNets", "CNN", "cue"),
+    ("backbone", "Swin transformers pre-trained by masking", "ViT (hierarchical)", "cue"),
+    ("modality", "Masked autoencoders for point clouds", "point-cloud", "cue"),
+])
+def test_rules(facet, text, expected, rule):
+    got = infer(facet, text)
+    assert (got.value, got.rule) == (expected, rule)
+
+
+def test_a_survey_label_fixes_the_modality():
+    assert infer("modality", "A paper about masking", ("downstream/video",)).value == "video"
+    assert infer("modality", "A paper about masking", ("downstream/video",)).rule == "label"
+
+
+def test_every_listed_paper_has_facets_and_curated_values_win(corpus):
+    facets = compute_facets(corpus)
+    assert set(facets["facet"]) == set(FACETS)
+    listed = set(corpus.papers["id"][in_lists(corpus)])
+    assert len(listed) >= 250
+    inside = facets[facets["id"].isin(listed)]
+    for facet in FACETS:
+        share = (inside.loc[inside["facet"] == facet, "value"] != "").mean()
+        assert share >= 0.9, (facet, share)
+    mae = facets[(facets["id"] == "mae")].set_index("facet")
+    assert mae.loc["target", "provenance"] == "curated" and mae.loc["target", "value"] == "pixel"
+    cover = coverage(corpus, facets).set_index("facet")
+    assert cover.loc["target", "curated"] == int((corpus.papers["target"] != "").sum())
+    # an inferred value's confidence is its rule's measured accuracy on the curated papers
+    inferred = facets[(facets["provenance"] == "inferred") & (facets["facet"] == "masking")]
+    assert inferred["confidence"].dropna().between(0, 1).all() and inferred["confidence"].notna().any()
+
+
+def test_query_uses_inferred_facets_unless_curated_only(corpus):
+    everything = query(corpus, masking="random")
+    curated = query(corpus, masking="random", curated_only=True)
+    assert len(curated) == int((corpus.papers["masking"] == "random").sum())
+    assert len(everything) > 3 * len(curated)
+    assert set(curated["id"]) <= set(everything["id"])
+    assert (everything.loc[~everything["id"].isin(curated["id"]), "inferred"].str.contains("masking")).all()
+    video = query(corpus, modality="video")
+    assert "videomae" in set(video["id"]) and len(video) >= 40
+
+
+def test_results_validator_names_file_line_and_field(corpus_dir):
+    with (corpus_dir / "results.csv").open("a", encoding="utf-8") as fh:
+        fh.write("mae,MAE,ViT-B/16,1600,ImageNet-1K,ImageNet-1K,finetune_top1,183.6,x,,\n")
+        fh.write("mae,MAE,ViT-B/16,1600,,ImNet,finetune_top1,83.6,x,https://example.org,\n")
+    problems = [str(p) for p in validate(corpus_dir)]
+    assert any("results.csv:" in p and "value: 183.6 is outside 0..100" in p for p in problems)
+    assert any("source_url: every result needs a source" in p for p in problems)
+    assert any("dataset: unknown benchmark 'ImNet'" in p for p in problems)
+
+
+def test_leaderboard_ranks_within_node_and_backbone(corpus):
+    board = compute_leaderboard(corpus, benchmark="in1k-ft")
+    assert not board.empty and set(board["benchmark"]) == {"in1k-ft"}
+    for _, group in board.groupby(["node", "backbone"]):
+        assert group["rank"].tolist() == list(range(1, len(group) + 1))
+        assert group["value"].is_monotonic_decreasing
+    vitb = compute_leaderboard(corpus, backbone="ViT-B")
+    assert set(vitb["backbone"]) == {"ViT-B/16"}
+    video = compute_leaderboard(corpus, category="fundamental/transformers")
+    assert set(video["node"]) == {"fundamental/transformers"}
+    with pytest.raises(UserError, match="backbone"):
+        plot_leaderboard(board)  # several backbones: no plot compares them
+    with pytest.raises(UserError, match="unknown"):
+        compute_leaderboard(corpus, benchmark="imagenet")
+
+
+def test_cli_leaderboard_and_plot(tmp_path):
+    png = tmp_path / "board.png"
+    done = run_cli("leaderboard", "--backbone", "ViT-B/16", "--plot", str(png), "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_csv(pd.io.common.StringIO(done.stdout))
+    assert (frame["backbone"] == "ViT-B/16").all() and png.stat().st_size > 5000
+    bad = run_cli("leaderboard", "--plot", str(tmp_path / "no.png"))
+    assert bad.returncode == 1 and "--backbone" in bad.stderr and not (tmp_path / "no.png").exists()
