@@ -183,6 +183,8 @@ def dendrogram(
                                                        "(default: the one in --out, if an earlier run wrote it)."),
     audit: bool = typer.Option(False, "--audit", help="Also run `mimtax audit` and show its flags in "
                                                       "dendrogram.html's paper panel (a few seconds more)."),
+    collapse_above: int = typer.Option(60, min=1, help="dendrogram.html: a subtree with more papers than this "
+                                                       "opens collapsed (keeps huge trees responsive)."),
 ) -> None:
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
@@ -208,7 +210,7 @@ def dendrogram(
                                       on_tree=(lambda r: painter.draw("tree", r)) if painter else None,
                                       on_curves=(lambda r: painter.draw("scores", r)) if painter else None)
             written = write_outputs(result, out, pictures=not no_pictures, painter=painter,
-                                    previous_clusters=previous)
+                                    previous_clusters=previous, collapse_above=collapse_above)
         finally:
             if painter is not None:
                 painter.close()

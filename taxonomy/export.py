@@ -254,7 +254,7 @@ def _write_guided(result: Dendrogram, staging: Path, label_columns: list[str], p
 
 
 def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, painter=None,
-                  previous_clusters: str | Path | None = None) -> list[Path]:
+                  previous_clusters: str | Path | None = None, collapse_above: int | None = None) -> list[Path]:
     """Write every output into `out` atomically (all files appear together or none change).
 
     Cluster ids carry over from `previous_clusters`, or else from the clusters.csv an earlier run wrote into
@@ -300,8 +300,9 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
                                              encoding="utf-8")
         (staging / "report.md").write_text(report_markdown(result), encoding="utf-8")
         from taxonomy.web import write_html
+        from taxonomy.web.html import COLLAPSE_ABOVE
 
-        write_html(result, staging / "dendrogram.html", score_table(result))
+        write_html(result, staging / "dendrogram.html", score_table(result), collapse_above or COLLAPSE_ABOVE)
         if result.guided_linkage is not None:
             _write_guided(result, staging, label_columns, pictures)
         if pictures:

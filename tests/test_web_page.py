@@ -60,3 +60,11 @@ def test_audit_flags_reach_the_paper_panel(result):
     papers = {p["id"]: p for p in interactive_payload(flagged, versions={})["papers"]}
     assert papers["mae"]["flag"] == "awesome-mim: the text places it elsewhere"
     assert papers["beit"]["flag"] == ""
+
+
+def test_cli_collapse_above_reaches_the_page(tmp_path):
+    from tests.conftest import run_cli
+
+    done = run_cli("dendrogram", "--no-pictures", "--collapse-above", "12", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert _data((tmp_path / "dendrogram.html").read_text(encoding="utf-8"))["meta"]["collapse_above"] == 12
