@@ -394,8 +394,8 @@ def query(
     _check_format(fmt)
 
     frame = run_query(corpus, taxonomy=taxonomy, category=category, target=target, masking=masking,
-                      backbone=backbone, modality=modality, curated_only=curated, year=year, venue=venue, has_code=has_code, has_impl=has_impl,
-                      search=search, abstracts=abstracts, sort=sort, limit=limit)
+                      backbone=backbone, modality=modality, curated_only=curated, year=year, venue=venue,
+                      has_code=has_code, has_impl=has_impl, search=search, abstracts=abstracts, sort=sort, limit=limit)
     if frame.empty:
         if fmt == "json":
             print("[]")
@@ -485,7 +485,7 @@ def update(
     abstracts: Optional[Path] = typer.Option(None, help="JSONL of abstracts for the corpus papers."),
     taxonomy: Optional[str] = typer.Option(None, help="Taxonomy for names, trends and the per-node list "
                                                       "(default: awesome-mim, else the corpus's first)."),
-    out: Path = typer.Option(Path("out"), help="Folder for whats-new.md, whats-new.json and trends.png."),
+    out: Path = typer.Option(Path("out"), help="Folder for whats-new.md/.html/.json and trends.png."),
     no_pictures: bool = typer.Option(False, "--no-pictures", help="Skip trends.png."),
     cache: Optional[Path] = typer.Option(None, help="Embedding cache folder (default ~/.cache/mimtax)."),
     corpus: Optional[Path] = CorpusOption,

@@ -54,6 +54,13 @@ def norm_title(title: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
+def title_similarity(a: str, b: str) -> float:
+    """How alike two titles are once normalised (difflib ratio, 0..1)."""
+    import difflib
+
+    return difflib.SequenceMatcher(None, norm_title(a), norm_title(b)).ratio()
+
+
 def split_labels(value: str) -> list[str]:
     return [x.strip() for x in str(value).split(LABEL_SEP) if x.strip()]
 
@@ -273,8 +280,8 @@ def _check_rows(path: Path, rows: list[tuple[int, dict]], label_columns: dict[st
 
 RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "ModelNet40", "ScanObjectNN"}
 RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "miou", "ap_box", "ap_mask", "top1"}
-BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B|L)|ConvNeXt(-V2)?-\w+|ResNet-\d+|"
-                         r"[A-Za-z][\w.+-]*)$")
+BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B|L)|MixMIM-(B|L|H)|"
+                         r"ConvNeXt(-V2)?-(A|F|P|N|T|S|B|L|H|XL)|ResNet-\d+)$")
 
 
 def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> list[Problem]:

@@ -323,13 +323,10 @@ def guided_view(result: Dendrogram) -> Dendrogram:
                    config={**result.config, "linkage": f"guided by {result.taxonomy}", "guided": False})
 
 
-def compute_cuts(result: Dendrogram, corpus: Corpus | None = None, previous: pd.DataFrame | None = None,
-                 ks: list[int] | None = None) -> pd.DataFrame:
-    """Paper -> cluster at each taxonomy level's size, with the key terms of that cluster. With `previous` (an
-    earlier clusters.csv carrying ids), each cut is the partition of the tree into k subtrees that keeps the most
-    earlier clusters (`stable_ids.tracked_partition`) instead of a cut at one height."""
-    from taxonomy import stable_ids
-
+def compute_cuts(result: Dendrogram, corpus: Corpus | None = None, ks: list[int] | None = None,
+                 partitions: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
+    """Paper -> cluster at each taxonomy level's size, with the key terms of that cluster. `partitions` gives, for
+    some k, (labels, subtree roots) to use instead of the cut at one height (see `track_clusters`)."""
     papers = result.papers
     out = pd.DataFrame({"id": papers["id"], "short_name": papers["short_name"], "title": papers["title"]})
     order = _leaf_order(result.linkage)
@@ -342,9 +339,8 @@ def compute_cuts(result: Dendrogram, corpus: Corpus | None = None, previous: pd.
         ks = ks or [k for k in (5, 10, 20, 40) if k < result.n] or [1]  # no taxonomy: a few generic cuts
     all_labels, all_nodes = cluster.cuts(result.linkage, ks, return_nodes=True)
     for i, k in enumerate(ks):
-        old = stable_ids.previous_groups(previous, k) if previous is not None else None
-        if old:
-            all_labels[i], all_nodes[i] = stable_ids.tracked_partition(result.linkage, list(papers["id"]), old, k)
+        if partitions and k in partitions:
+            all_labels[i], all_nodes[i] = partitions[k]
     for k, labels, nodes in zip(ks, all_labels, all_nodes):
         out[f"cluster_k{k}"] = labels
         # a cluster is named after its subtree; a single paper after itself
@@ -362,21 +358,15 @@ def track_clusters(result: Dendrogram, previous: pd.DataFrame | None) -> Dendrog
 
     ks = sorted(int(c[9:]) for c in result.cuts.columns if c.startswith("cluster_k"))
     cuts = result.cuts
-    if previous is not None and any(not np.array_equal(_tracked(result, previous, k), cuts[f"cluster_k{k}"])
-                                    for k in ks):  # the usual rebuild of an unchanged corpus skips this
-        cuts = compute_cuts(result, previous=previous, ks=ks)
+    if previous is not None:
+        ids = list(result.papers["id"])
+        partitions = {k: stable_ids.tracked_partition(result.linkage, ids, old, k) for k in ks
+                      if (old := stable_ids.previous_groups(previous, k))}
+        # the usual rebuild of an unchanged corpus finds the same cuts and keeps them as they are
+        if any(not np.array_equal(labels, cuts[f"cluster_k{k}"]) for k, (labels, _) in partitions.items()):
+            cuts = compute_cuts(result, ks=ks, partitions=partitions)
     result.cuts, result.cluster_changes = stable_ids.assign_ids(cuts, previous)
     return result
-
-
-def _tracked(result: Dendrogram, previous: pd.DataFrame, k: int) -> np.ndarray:
-    """The tracked cut's labels at k (the plain cut's when the earlier run has no ids at k)."""
-    from taxonomy import stable_ids
-
-    old = stable_ids.previous_groups(previous, k)
-    if not old:
-        return result.cuts[f"cluster_k{k}"].to_numpy()
-    return stable_ids.tracked_partition(result.linkage, list(result.papers["id"]), old, k)[0]
 
 
 def _leaf_order(Z: np.ndarray) -> np.ndarray:

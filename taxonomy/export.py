@@ -269,12 +269,12 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
     remove_stale_scratch(out)
     previous = _previous_outputs(out)
     if previous_clusters is not None:
+        from taxonomy.errors import UserError
+
         if not Path(previous_clusters).is_file():
-            from taxonomy.errors import UserError
             raise UserError(f"--previous {previous_clusters}: file not found; give an earlier run's clusters.csv")
         earlier = read_previous(previous_clusters)
         if earlier is None:
-            from taxonomy.errors import UserError
             raise UserError(f"--previous {previous_clusters}: expected a clusters.csv written by mimtax dendrogram "
                             "(columns id and id_k<k>)")
     else:

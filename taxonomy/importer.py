@@ -8,7 +8,6 @@ only then moves it into place.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -20,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from taxonomy.corpus import OPTIONAL_COLUMNS, PAPER_COLUMNS, norm_title, validate, write_csv_atomic
+from taxonomy.corpus import (OPTIONAL_COLUMNS, PAPER_COLUMNS, norm_title, title_similarity, validate,
+                             write_csv_atomic)
 from taxonomy.errors import CorpusError, Problem, UserError
 from taxonomy.fsutil import current_umask
 from taxonomy.readers import Record, Source, read_source
@@ -67,10 +67,6 @@ class _Groups:
             self.why.setdefault(other, why)
 
 
-def _similar(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, norm_title(a), norm_title(b)).ratio()
-
-
 def deduplicate(records: list[Record]) -> tuple[list[list[int]], dict[int, str], dict[int, str]]:
     """Groups of record indices that are one paper (on DOI, arXiv id or normalised title), why each was
     merged, and conflicts: records sharing an id with a different title (kept apart, id left to the first)."""
@@ -84,7 +80,7 @@ def deduplicate(records: list[Record]) -> tuple[list[list[int]], dict[int, str],
             j = first.setdefault((kind, value), i)
             if j == i:
                 continue
-            if kind != "title" and _similar(r.title, records[j].title) < SAME_TITLE:
+            if kind != "title" and title_similarity(r.title, records[j].title) < SAME_TITLE:
                 conflicts[i] = (f"{kind} {value} is also given for '{records[j].title}' ({records[j].where}); "
                                 "removed here, check it")
                 continue
@@ -181,7 +177,7 @@ def import_corpus(paths: list[str | Path], fmt: str | None = None, mapping: dict
         for i in group[1:]:
             report.append(dict(kept_id=pid, kept_from=head.where, merged_from=records[i].where,
                                matched_on=why.get(i, "title"),
-                               title_similarity=round(_similar(head.title, records[i].title), 3),
+                               title_similarity=round(title_similarity(head.title, records[i].title), 3),
                                merged_title=records[i].title))
         abstract = pick("abstract")
         if abstract:

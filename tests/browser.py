@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 CHROMIUM = os.environ.get("MIMTAX_CHROMIUM", "/usr/bin/chromium")
@@ -19,7 +18,7 @@ def available() -> bool:
         import selenium  # noqa: F401
     except ImportError:
         return False
-    return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists() or bool(shutil.which("chromedriver"))
+    return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
 
 
 def chrome():

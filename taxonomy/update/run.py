@@ -3,14 +3,13 @@ suggest new categories, and count growth and trends per node. Plain data in, pla
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from taxonomy.corpus import Corpus, norm_title, split_labels
+from taxonomy.corpus import Corpus, norm_title, split_labels, title_similarity
 from taxonomy.search import DENSE_WEIGHT
 from taxonomy.update.novelty import BatchNovelty
 from taxonomy.update.suggest import (MIN_SIZE, Suggestion, contrast_terms, group_batch, novel_groups,
@@ -81,10 +80,6 @@ def exact_duplicates(corpus: Corpus, new: NewPapers) -> tuple[np.ndarray, pd.Dat
     return keep, pd.DataFrame(rows, columns=["new_id", "title", "corpus_id", "matched_on", "source"])
 
 
-def _title_similarity(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, norm_title(a), norm_title(b)).ratio()
-
-
 def near_duplicates(titles: list[str], ids: list[str], batch_vs_batch: np.ndarray, batch_vs_corpus: np.ndarray,
                     corpus: Corpus) -> pd.DataFrame:
     """Pairs that may be one paper under two names (a preprint and its published version): for review only."""
@@ -93,13 +88,13 @@ def near_duplicates(titles: list[str], ids: list[str], batch_vs_batch: np.ndarra
     corpus_ids = corpus.papers["id"].tolist()
     for i, title in enumerate(titles):
         for j in np.flatnonzero(batch_vs_corpus[i] >= NEAR_DUPLICATE - 0.2):  # cheap pre-filter
-            ts = _title_similarity(title, corpus_titles[j])
+            ts = title_similarity(title, corpus_titles[j])
             if batch_vs_corpus[i, j] >= NEAR_DUPLICATE or ts >= NEAR_TITLE:
                 rows.append(dict(new_id=ids[i], title=title, other_id=corpus_ids[j], other_title=corpus_titles[j],
                                  where="corpus", similarity=round(float(batch_vs_corpus[i, j]), 3),
                                  title_similarity=round(ts, 3)))
         for j in range(i + 1, len(titles)):
-            ts = _title_similarity(title, titles[j])
+            ts = title_similarity(title, titles[j])
             if batch_vs_batch[i, j] >= NEAR_DUPLICATE or ts >= NEAR_TITLE:
                 rows.append(dict(new_id=ids[i], title=title, other_id=ids[j], other_title=titles[j], where="new",
                                  similarity=round(float(batch_vs_batch[i, j]), 3), title_similarity=round(ts, 3)))
