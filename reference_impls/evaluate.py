@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reference_impls import distributed
 from reference_impls.data import Splits, first_per_class
 
 PROBES = ("linear_probe", "knn", "finetune")
@@ -46,10 +47,15 @@ def curve_key(probe: str, per_class: int, primary: int) -> str:
 
 @torch.no_grad()
 def encode(encoder: nn.Module | None, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Frozen features of every image. Under torchrun each rank encodes its share and the features are
+    gathered, so every rank's probes see all of them."""
     if encoder is None:
         return images.flatten(1).float()
     encoder.eval()
-    return torch.cat([encoder.pooled(images[i:i + batch]).float() for i in range(0, len(images), batch)])
+    mine = images[distributed.rank_slice(len(images))]
+    local = [encoder.pooled(mine[i:i + batch]).float() for i in range(0, len(mine), batch)]
+    local = torch.cat(local) if local else torch.zeros((0, encoder.dim), device=images.device)
+    return distributed.gather_rows(local, len(images))
 
 
 def linear_probe(train: torch.Tensor, train_y: torch.Tensor, test: torch.Tensor, test_y: torch.Tensor,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reference_impls import build_method, method_info
+from reference_impls import build_method, distributed, method_info
 from reference_impls.data import Splits, load
 from reference_impls.evaluate import (PROBES, STUDENT, EvalConfig, chosen_rates, evaluate_arm, outcomes_by_arm,
                                       probe_keys, summarise)
@@ -84,11 +84,13 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
     _check_counts(seeds, steps, epochs)
     spec = PRESETS[preset]
     device = _device(device)
+    group, device = distributed.init(device)
     n_seeds = seeds or spec["seeds"]
     out = Path(out or f"runs/{method}-{data}-{preset}")
     from taxonomy.fsutil import check_writable
 
-    check_writable(out)
+    if group.main:
+        check_writable(out)
     eval_cfg = replace(spec["eval"], flips=data == "shapes")
     runs, trainings = [], []
     last_method, last_data = None, None
@@ -109,7 +111,7 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
             model.load_state_dict(fresh.state_dict())
         if seed == 0 and device == "cpu" and preset == "verify":
             warning = slow_run_warning(model, splits, train_cfg, n_seeds)
-            if warning:
+            if warning and group.main:
                 print(warning, file=sys.stderr, flush=True)
         trainings.append(pretrain(model, splits, train_cfg, progress))
         torch.manual_seed(seed + 10_000)
@@ -125,7 +127,8 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
     report = {
         "method": method, "papers": list(info.papers), "target": info.target, "data": data, "preset": preset,
         "device": device_name(device), "software": software(), "date": date.today().isoformat(),
-        "command": f"mimtax run {method} --data {data} --preset {preset} --device {device} --seeds {n_seeds}"
+        "command": (f"torchrun --nproc_per_node {group.world} $(which mimtax) " if group.active else "mimtax ")
+                   + f"run {method} --data {data} --preset {preset} --device {device.split(':')[0]} --seeds {n_seeds}"
                    + (f" --epochs {epochs}" if epochs is not None else "")
                    + (f" --steps {steps}" if steps is not None else ""),
         "model": {"size": spec["size"], "patch": patch, "image_size": last_data.image_size,
@@ -140,12 +143,14 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
         "results": results, "total_wall_s": time.perf_counter() - started,
         "prepared": trainings[-1].get("prepared") or None, "diagnostics": trainings[-1].get("diagnostics") or None,
     }
-    save_checkpoint(last_method, out / "checkpoint.safetensors")
-    if last_method.pixel_target:
-        reconstruction_grid(last_method, last_data, out / "reconstruction.png")
-    save_outcomes(runs, out / "outcomes.npz")
-    write_text_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
-    write_text_atomic(out / "report.md", report_markdown(report))
+    if group.main:  # one writer: rank 0 (every rank holds the same weights and outcomes)
+        save_checkpoint(last_method, out / "checkpoint.safetensors")
+        if last_method.pixel_target:
+            reconstruction_grid(last_method, last_data, out / "reconstruction.png")
+        save_outcomes(runs, out / "outcomes.npz")
+        write_text_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
+        write_text_atomic(out / "report.md", report_markdown(report))
+    distributed.close()
     return report
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from reference_impls import distributed
 from reference_impls.data import Splits
 from reference_impls.method import MIMMethod
 
@@ -65,6 +66,8 @@ def heldout_loss(method: MIMMethod, images: torch.Tensor, device: str, seed: int
     return float(torch.stack(losses).sum() / len(images))
 
 
+RANK_SEED_STRIDE = 1_000_003  # rank r's masks and noise come from seed + r x this (rank 0: the seed itself)
+
 _COMPILED: "weakref.WeakKeyDictionary[MIMMethod, object]" = weakref.WeakKeyDictionary()
 
 
@@ -82,7 +85,8 @@ class Trainer:
     device; the learning rate is a device tensor that fused AdamW reads; clipping and the EMA are `_foreach`
     kernels. Nothing in `step` waits for the host, so a GPU runs ahead of Python (tested on the CPU by
     `tests/test_fast_step.py`; on a GPU, `benchmarks/bench_throughput.py` runs a step under CUDA's sync-debug
-    mode and records the result)."""
+    mode and records the result). Under torchrun each rank takes its slice of a global batch of
+    world x `batch_size` images and DistributedDataParallel averages the gradients (`distributed`)."""
 
     def __init__(self, method: MIMMethod, data: Splits, cfg: TrainConfig):
         self.method, self.data, self.cfg = method, data, cfg
@@ -91,24 +95,41 @@ class Trainer:
         self.parameters = [p for _, p in trainable]
         decay = [p for n, p in trainable if p.ndim >= 2 and "token" not in n]
         no_decay = [p for n, p in trainable if p.ndim < 2 or "token" in n]
-        self.lr = torch.tensor(cfg.lr, device=cfg.device)
+        self.group = distributed.current()
+        self.base_lr = distributed.scaled_lr(cfg.lr)  # the global batch is world x batch_size
+        self.lr = torch.tensor(self.base_lr, device=cfg.device)
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}], lr=self.lr,
                                            betas=(0.9, 0.95), fused=True)
-        self.forward = compiled(method, cfg.compile_mode) if cfg.compile else method
+        if self.group.active:
+            wrapped = distributed.wrap(method, cfg.device)
+            self.forward = torch.compile(wrapped, mode=cfg.compile_mode) if cfg.compile else wrapped
+        else:
+            self.forward = compiled(method, cfg.compile_mode) if cfg.compile else method
+        # the same generator on every rank: all draw the global batch's indices and keep their slice
         self.generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-        if hasattr(data.pretrain, "reseed"):
-            data.pretrain.reseed(cfg.seed)
+        if hasattr(data.pretrain, "reseed"):  # but each rank its own pixel noise
+            data.pretrain.reseed(cfg.seed + RANK_SEED_STRIDE * self.group.rank)
 
-    def step(self, step: int) -> torch.Tensor:
-        """One update; returns the loss as a device tensor (reading it is the caller's choice, and a wait)."""
+    def step(self, step: int, batch: tuple | None = None) -> torch.Tensor:
+        """One update; returns the loss as a device tensor (reading it is the caller's choice, and a wait).
+        `batch`: a given global batch (images, masks) instead of one drawn from the pool (tests compare runs
+        on the same batches); each rank keeps its slice."""
         cfg = self.cfg
-        idx = torch.randint(0, len(self.data.pretrain), (cfg.batch_size,), generator=self.generator,
-                            device=cfg.device)
-        images = self.data.pretrain.get(idx)
-        self.lr.fill_(cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps))  # a host scalar written, not read
+        extra = {}
+        if batch is None:
+            idx = torch.randint(0, len(self.data.pretrain), (cfg.batch_size * self.group.world,),
+                                generator=self.generator, device=cfg.device)
+            images = self.data.pretrain.get(idx[self.group.rank * cfg.batch_size:(self.group.rank + 1) * cfg.batch_size])
+        else:
+            images, masks = batch
+            mine = distributed.rank_slice(len(images))
+            images = images[mine]
+            extra["masks" if isinstance(masks, tuple) else "mask"] = (
+                tuple(m[mine] for m in masks) if isinstance(masks, tuple) else masks[mine])
+        self.lr.fill_(self.base_lr * lr_factor(step, cfg.warmup_steps, cfg.steps))  # a host scalar written, not read
         with autocast(cfg.device):
-            loss = self.forward(images)
+            loss = self.forward(images, **extra)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters, cfg.clip)
@@ -128,8 +149,9 @@ class Trainer:
 def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool = True) -> dict:
     """Train `method` on the unlabelled pool; returns losses, monitors, throughput and timing."""
     device = cfg.device
-    torch.manual_seed(cfg.seed)
     trainer = Trainer(method, data, cfg)
+    torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * trainer.group.rank)  # each rank its own masks
+    progress = progress and trainer.group.main
     prepared = method.prepare(data.pretrain, device)
     before = heldout_loss(method, data.heldout, device)
     history: list[tuple[int, float]] = []
@@ -144,24 +166,25 @@ def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool =
         for step in range(cfg.steps):
             running += trainer.step(step).float()
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-                mean = float(running) / ((step % cfg.log_every) + 1)  # one wait per log interval
+                mean = float(distributed.all_reduce_mean_(running)) / ((step % cfg.log_every) + 1)  # one wait per log interval
                 running.zero_()
                 history.append((step + 1, mean))
                 if (step + 1) % (cfg.log_every * cfg.monitor_every) == 0 or step + 1 == cfg.steps:
                     checked = trainer.health()
                     if checked:
                         health.append({"step": step + 1, **checked})
-                rate = (step + 1) * cfg.batch_size / (time.perf_counter() - start)
+                rate = (step + 1) * cfg.batch_size * trainer.group.world / (time.perf_counter() - start)
                 bar.update(task, completed=step + 1, info=f"loss {mean:.4f}  {rate:,.0f} img/s")
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     wall = time.perf_counter() - start
     diagnostics = {"health": health[-1], "collapsed_at": next((h["step"] for h in health if h["collapsed"]), None)} \
         if health else {}
-    return dict(config=asdict(cfg), history=history, heldout_loss_before=before, prepared=prepared,
+    return dict(config={**asdict(cfg), "world_size": trainer.group.world, "lr_scaled": trainer.base_lr},
+                history=history, heldout_loss_before=before, prepared=prepared,
                 diagnostics=diagnostics, health_history=health,
                 heldout_loss_after=heldout_loss(method, data.heldout, device), wall_s=wall,
-                images_per_s=cfg.steps * cfg.batch_size / wall)
+                images_per_s=cfg.steps * cfg.batch_size * trainer.group.world / wall)
 
 
 def save_checkpoint(method: MIMMethod, path: str | Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from reference_impls import METHODS, build_method, method_info
+from reference_impls import METHODS, build_method, distributed, method_info
 from reference_impls.data import Splits, labelled_shapes, shapes
 from reference_impls.evaluate import PROBES, EvalConfig, chosen_rates, outcomes_by_arm, summarise, supervised_ceiling
 from reference_impls.flops import peak_tflops, step_flops
@@ -121,14 +121,16 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
     if seeds <= 0 or budget_minutes <= 0:
         raise ValueError("--seeds and --budget-minutes must be above 0")
     device = _device(device)
+    group, device = distributed.init(device)
     scale = SCALES["dry" if dry_run else ("cpu" if device == "cpu" else "gpu")]
     out = Path(out)
     from taxonomy.fsutil import check_writable
 
-    check_writable(out)
+    if group.main:
+        check_writable(out)
     started = time.perf_counter()
     budget = budget_minutes * 60
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress and group.main else (lambda text: None)
     data = render_seeds(seeds, scale, device)
     first = data[0]
     fixed = {0: fixed_arms(first, scale.eval, 0)}  # the fine-tuning rates are chosen on seed 0, then kept
@@ -153,6 +155,7 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
         share = (budget - (time.perf_counter() - started)) / (len(methods) - index) - measuring
         eval_s = encoder_arms(model) * sum(per_arm) / len(per_arm)
         steps = scale.min_steps if dry_run else steps_for(share, seeds, per_step, eval_s, scale)
+        steps = distributed.broadcast_int(steps)  # rank 0's timing decides, so every rank runs the same steps
         say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")
         runs, trainings = [], []
         for seed, splits in data.items():
@@ -165,14 +168,15 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
             runs.append(evaluate_seed(model, random_init, splits, scale.eval, seed, fixed[seed],
                                       chosen_rates(runs[0]) if runs else None))
             per_arm.append((time.perf_counter() - began) / encoder_arms(model))
-        save_outcomes(runs, _method_folder(out, name) / "outcomes.npz")
+        if group.main:
+            save_outcomes(runs, _method_folder(out, name) / "outcomes.npz")
         per_method_runs[name] = runs
         images_per_s = sum(t["images_per_s"] for t in trainings) / len(trainings)
         peak = peak_tflops(device_name(device))
         achieved = flops * images_per_s / scale.batch / 1e12
         rows.append({"method": name, "primary_probe": info.primary_probe, "steps": steps,
-                     "batch": scale.batch, "images_per_s": images_per_s, "tflops_per_s": achieved,
-                     "utilisation": achieved / peak if peak else None,
+                     "batch": scale.batch * group.world, "world_size": group.world, "images_per_s": images_per_s,
+                     "tflops_per_s": achieved, "utilisation": achieved / (peak * group.world) if peak else None,
                      "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
                      "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
                      "health": [t["diagnostics"].get("health") for t in trainings if t["diagnostics"]],
@@ -192,8 +196,10 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
                "model": {"size": scale.size, "patch": 4, "image_size": first.image_size},
                "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
                "supervised_ceiling": supervised, "methods": rows}
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    write_text_atomic(out / "summary.md", summary_markdown(summary))
+    if group.main:
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+        write_text_atomic(out / "summary.md", summary_markdown(summary))
+    distributed.close()
     return summary
 
 

@@ -185,9 +185,25 @@ def dendrogram(
                                                       "dendrogram.html's paper panel (a few seconds more)."),
     collapse_above: int = typer.Option(60, min=1, help="dendrogram.html: a subtree with more papers than this "
                                                        "opens collapsed (keeps huge trees responsive)."),
+    shards: Optional[Path] = typer.Option(None, help="Build the tree of a whole field from `mimtax embed` shards "
+                                                     "(memory-mapped): field-linkage.npy, field-clusters.csv."),
+    k: list[int] = typer.Option([10, 30, 100], "--k", min=1, help="With --shards: cluster counts to cut at."),
 ) -> None:
     """Embed, cluster, name and score the corpus; write the tree, pictures and report to --out."""
     import time
+
+    if shards is not None:
+        if corpus is not None or abstracts is not None or guided or audit:
+            raise typer.BadParameter("--shards builds the field tree from the shards alone; drop --corpus, "
+                                     "--abstracts, --guided and --audit", param_hint="--shards")
+        from taxonomy.scale.field import write_field_tree
+
+        start = time.perf_counter()
+        facts = write_field_tree(shards, out, tuple(k))
+        console.print(f"{facts['n']} records from {shards} ({facts['model']}); {facts['method']} in "
+                      f"{facts['seconds']:.1f} s; wrote field-linkage.npy, field-clusters.csv, field.json to {out} "
+                      f"in {time.perf_counter() - start:.1f} s")
+        return
 
     from taxonomy.fsutil import output_folder
     from taxonomy.painter import Painter
@@ -245,6 +261,36 @@ def dendrogram(
 
 
 @app.command()
+def embed(
+    source: Path = typer.Argument(..., help="Records to embed: .jsonl, .parquet or .csv with `id` and `text`, "
+                                            "or `title` (+ `abstract`)."),
+    out: Path = typer.Option(..., help="Shard folder (created; shards already there are kept and skipped)."),
+    engine: str = typer.Option("local", help="local (this process) | ray (an actor pool on a local or running "
+                                             "Ray cluster)."),
+    shard: Optional[str] = typer.Option(None, help="i/N: only every N-th shard from the i-th (a Slurm array task: "
+                                                   "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)."),
+    shard_size: int = typer.Option(1024, help="Records per shard."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Ray actors (default: one per GPU, else one per CPU)."),
+    ray_address: Optional[str] = typer.Option(None, help="Ray cluster to join ('auto' on a cluster node); "
+                                                         "default: start a local one."),
+    device: str = typer.Option("cpu", help="cpu | cuda."),
+    embedding: str = typer.Option("minilm", help="minilm or a sentence-transformers model on disk."),
+) -> None:
+    """Embed a corpus of any size into content-addressed, resumable float16 shards."""
+    from taxonomy.scale import embed_records, parse_shard_spec
+
+    try:
+        part = parse_shard_spec(shard)
+    except UserError as exc:
+        raise typer.BadParameter(str(exc).split(": ", 1)[1], param_hint="--shard") from None
+    summary = embed_records(source, out, embedding, engine=engine, shard_size=shard_size, shard=part,
+                            workers=workers, device=device, ray_address=ray_address)
+    console.print(f"{summary.records} records in {summary.shards} shards: {summary.computed} embedded now, "
+                  f"{summary.skipped} already there" + (f", {summary.others} left to other tasks" if summary.others
+                                                         else "") + f"; {out}/plan.json")
+
+
+@app.command()
 def run(
     method: Optional[str] = typer.Argument(None, help="Method to run (see --list)."),
     data: str = typer.Option("shapes", help="shapes | digits | imagefolder | cifar10 | cifar100."),
@@ -289,6 +335,8 @@ def run(
                                     str(data_path) if data_path else None, steps)
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
+    if _other_rank():
+        return
     console.print((target / "report.md").read_text(encoding="utf-8"))
     console.print(f"wrote {target}/report.json, report.md" + (", reconstruction.png" if (target / "reconstruction.png").exists() else "")
                   + ", checkpoint.safetensors")
@@ -315,9 +363,18 @@ def verify(
             summary = run_verify(names, budget_minutes, device, seeds, dry_run, out)
     except (ValueError, KeyError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
+    if _other_rank():
+        return
     for row in summary["methods"]:
         console.print(f"[bold]{row['method']}[/bold]: {row['verdict']['text']}")
     console.print(f"wrote {out / 'summary.md'} and summary.json ({summary['scale']}, {summary['wall_s'] / 60:.1f} min)")
+
+
+def _other_rank() -> bool:
+    """Under torchrun, only rank 0 reports (every rank ran the same experiment)."""
+    import os
+
+    return int(os.environ.get("RANK", "0")) != 0
 
 
 FORMATS = ("table", "csv", "json", "markdown")

@@ -205,8 +205,9 @@ def nested_linkage(X: np.ndarray, paths: list[tuple] | np.ndarray) -> np.ndarray
     Ward on their centroids, each level above the last so heights stay monotone. Used by the guided tree
     (taxonomy levels) and the two-stage method.
     """
-    X = np.asarray(X, dtype=np.float32)  # float32 halves memory at 1M points; merges use float64 distances
-    n = len(X)
+    if isinstance(X, (np.ndarray, list)):  # float32 halves memory at 1M points; merges use float64 distances
+        X = np.asarray(X, dtype=np.float32)
+    n = len(X)  # else a row-indexable view (scale.ShardedVectors): rows are read as they are needed
     if isinstance(paths, np.ndarray):
         codes = [np.unique(paths[:, d], return_inverse=True)[1].ravel() for d in range(paths.shape[1])]
     else:  # integer codes per level, in the sorted order of the keys' text (deterministic grouping)
@@ -325,7 +326,8 @@ def two_stage_linkage(X: np.ndarray, n_micro: int | None = None, seed: int = 0, 
     The first round splits the data into about sqrt(n_micro) parts and the second splits each part in
     proportion to its size, so the assignment costs n * 2 sqrt(n_micro) distances instead of n * n_micro.
     A micro-cluster larger than `max_leaf` points is split again, so no exact Ward ever runs on more than
-    `max_leaf` points: time stays near-linear in n and memory in O(n)."""
+    `max_leaf` points: time stays near-linear in n and memory in O(n). X may be any object indexable by
+    slices and integer arrays (`scale.ShardedVectors`): it is read in chunks and never copied whole."""
     n = len(X)
     n_micro = n_micro or int(min(max(2 * np.sqrt(n), 50), 4000, n))
     Y = _project(X, dim, seed)

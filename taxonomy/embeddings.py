@@ -41,6 +41,9 @@ MINILM_FILES = {
     "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
 }
 SPARSE_METHODS = ("tfidf", "lsa")
+# the bundled MiniLM run by ONNX Runtime (`pip install -e ".[onnx]"`): exported once from the checked weights
+# into the cache, in float32 or with int8 dynamic quantisation (AVX2 kernels: any x86-64 of the last decade)
+ONNX_MODELS = {"minilm-onnx": None, "minilm-onnx-int8": "avx2"}
 BATCH = 64
 
 
@@ -115,10 +118,14 @@ class SentenceEncoder:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        if name == "minilm":
+        kwargs: dict = {}
+        if name == "minilm" or name in ONNX_MODELS:
             path = bundled_minilm_path()
             verify_weights(path)
             source = str(path)
+            if name in ONNX_MODELS:
+                source, file_name = onnx_export(path, ONNX_MODELS[name])
+                kwargs = {"backend": "onnx", "model_kwargs": {"file_name": file_name}}
         else:
             source = name
         try:
@@ -130,7 +137,7 @@ class SentenceEncoder:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    self.model = SentenceTransformer(source, device=device, local_files_only=True)
+                    self.model = SentenceTransformer(source, device=device, local_files_only=True, **kwargs)
             finally:
                 quiet.setLevel(level)
         except UserError:
@@ -152,6 +159,63 @@ class SentenceEncoder:
                                              show_progress_bar=False, convert_to_numpy=True))
                 bar.advance(task, len(chunk))
         return np.vstack(out).astype(np.float32) if out else np.zeros((0, 384), np.float32)
+
+
+def onnx_export(model_dir: Path, quantize: str | None) -> tuple[str, str]:
+    """(folder, file inside it) of the bundled model exported to ONNX, made once under the cache and keyed by the
+    weights' hash: a copy of the bundled folder with `onnx/model.onnx` added, and with `quantize` ('avx2',
+    'avx512_vnni', ...) `onnx/model_qint8_<quantize>.onnx` (int8 dynamic quantisation)."""
+    try:
+        import onnxruntime  # noqa: F401
+        from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+    except ImportError:
+        raise UserError('the ONNX embeddings need ONNX Runtime: pip install -e ".[onnx]"') from None
+    folder = default_cache_dir() / "onnx" / f"minilm-{MINILM_FILES['model.safetensors'][:12]}"
+
+    def made() -> str | None:  # optimum names the file model_qint8_<config> or model_quint8_<config>
+        if not quantize:
+            return "onnx/model.onnx" if (folder / "onnx" / "model.onnx").is_file() else None
+        found = sorted((folder / "onnx").glob(f"model_q*int8_{quantize}.onnx")) if folder.is_dir() else []
+        return f"onnx/{found[0].name}" if found else None
+
+    if made():
+        return str(folder), made()
+    quiet = logging.getLogger("sentence_transformers")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "exporting the model to ONNX", said once, is what this function is for
+    try:
+        _export(folder, model_dir, quantize, SentenceTransformer, export_dynamic_quantized_onnx_model)
+    finally:
+        quiet.setLevel(level)
+    if not made():
+        raise UserError(f"{folder}: the ONNX export left no model file; remove the folder and try again")
+    return str(folder), made()
+
+
+def _export(folder: Path, model_dir: Path, quantize: str | None, SentenceTransformer, quantizer) -> None:
+    import shutil
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not (folder / "onnx" / "model.onnx").is_file():
+            scratch = folder.parent / f".{folder.name}-{os.getpid()}"
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.copytree(model_dir, scratch)
+            exported = SentenceTransformer(str(scratch), backend="onnx", local_files_only=True)
+            exported[0].auto_model.save_pretrained(str(scratch / ".export"))  # writes onnx/model.onnx + a config
+            (scratch / "onnx").mkdir(exist_ok=True)
+            os.replace(scratch / ".export" / "onnx" / "model.onnx", scratch / "onnx" / "model.onnx")
+            shutil.rmtree(scratch / ".export")
+            shutil.rmtree(folder, ignore_errors=True)  # an incomplete earlier export (no model.onnx)
+            os.replace(scratch, folder)  # the whole folder appears at once
+        if quantize:
+            model = SentenceTransformer(str(folder), backend="onnx", local_files_only=True,
+                                        model_kwargs={"file_name": "onnx/model.onnx"})
+            scratch = folder.parent / f".{folder.name}-q-{os.getpid()}"
+            quantizer(model, quantize, str(scratch))  # then moved in, so a killed run leaves no half file
+            for made_file in (scratch / "onnx").glob("*.onnx"):
+                os.replace(made_file, folder / "onnx" / made_file.name)
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 class EmbeddingCache:

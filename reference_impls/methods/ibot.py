@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reference_impls.augment import two_views
+from reference_impls.distributed import all_reduce_mean_
 from reference_impls.ema import ema_rate, ema_update, make_teacher
 from reference_impls.masking import attention_guided_mask, block_mask, mask_counts
 from reference_impls.method import MIMMethod
@@ -99,10 +100,10 @@ class IBOT(MIMMethod):
         cls, patches = out[:, 0], out[:, 1:]
         p_cls = F.softmax((cls - self.center_cls) / self.temperature, dim=-1)
         p_patch = F.softmax((patches - self.center_patch) / self.temperature, dim=-1)
-        if update_center and self.training:
+        if update_center and self.training:  # the centre follows the mean over every rank's batch
             m = self.center_momentum
-            self.center_cls.mul_(m).add_(cls.mean(0, keepdim=True), alpha=1 - m)
-            self.center_patch.mul_(m).add_(patches.mean((0, 1), keepdim=True), alpha=1 - m)
+            self.center_cls.mul_(m).add_(all_reduce_mean_(cls.mean(0, keepdim=True)), alpha=1 - m)
+            self.center_patch.mul_(m).add_(all_reduce_mean_(patches.mean((0, 1), keepdim=True)), alpha=1 - m)
         return p_cls, p_patch, attention
 
     def predict(self, views: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
