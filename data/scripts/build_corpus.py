@@ -279,7 +279,23 @@ def build_results(crosswalk: list[dict], papers: list[dict]) -> list[dict]:
             rows.append(dict(paper_id=pid, method=r["method"], backbone="ViT-B/16",
                              pretrain_epochs=r["vit_b_pt_epochs"], dataset="ImageNet-1K", metric=metric,
                              value=r[column], source=r["result_source"], source_url=url))
-    return rows
+    return with_checked(rows)
+
+
+def with_checked(rows: list[dict]) -> list[dict]:
+    """Add the rows of data/results-checked.csv (figures read in their source, each with a pinned URL and the
+    table and row); a checked row replaces the crosswalk's row for the same paper, backbone, epochs, benchmark
+    and metric (the crosswalk's source note was vaguer, and its value may be rounded)."""
+    path = DATA / "results-checked.csv"
+    if not path.exists():
+        return rows
+    with path.open(encoding="utf-8", newline="") as fh:
+        checked = list(csv.DictReader(fh))
+    key = lambda r: (r["paper_id"], r["backbone"], r.get("pretrain_epochs", ""), r["dataset"], r["metric"])  # noqa: E731
+    by_key = {key(r): r for r in checked}
+    out = [by_key.get(key(r), r) for r in rows]  # in place: a checked row keeps the crosswalk row's position
+    used = {key(r) for r in out}
+    return out + [r for r in checked if key(r) not in used]
 
 
 def source_url(text: str, arxiv_id: str) -> str:

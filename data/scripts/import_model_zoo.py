@@ -52,6 +52,14 @@ def backbone(name: str) -> str:
     return ""
 
 
+def epochs(name: str, meta: dict) -> str:
+    """Pre-training epochs: the count in the model's name ('..._simmim-800e-pre_...') where it has one, else the
+    metafile's Metadata. The two disagree for at least one model (SimMIM Swin-L: named 800e, Metadata 100), and
+    the name matches the checkpoint's own file name."""
+    m = re.search(r"[-_](\d+)e(?:[-_]|$)", name)
+    return m.group(1) if m else str(meta.get("Epochs", ""))
+
+
 def _data(value) -> str:
     """'ImageNet-1k' or a list of datasets, as one string: 'ImageNet-21k+ImageNet-1K'."""
     items = value if isinstance(value, list) else [value]
@@ -89,7 +97,7 @@ def rows_for(folder: Path, commit: str, arxiv_to_id: dict[str, str]) -> list[dic
                     else:
                         continue
                     out.append(dict(paper_id=paper_id, method=method, backbone=backbone(model["Name"]),
-                                    pretrain_epochs=str(meta.get("Epochs", "")),
+                                    pretrain_epochs=epochs(model["Name"], meta),
                                     pretrain_data=_data(meta.get("Training Data", "")),
                                     dataset=dataset, metric=metric, value=f"{float(value):g}", source=SOURCE,
                                     source_url=f"https://github.com/open-mmlab/mmpretrain/blob/{commit}/{rel}",
