@@ -16,22 +16,25 @@ from taxonomy.fsutil import write_atomic, write_text_atomic
 from taxonomy.scale.shards import ShardedVectors
 
 DEFAULT_KS = (10, 30, 100)
+EXACT_UP_TO = 2000  # exact Ward below this many records (seconds); two-stage Ward above (near-linear)
 
 
-def compute_field_tree(folder: str | Path, ks: tuple[int, ...] = DEFAULT_KS, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame, dict]:
+def compute_field_tree(folder: str | Path, ks: tuple[int, ...] = DEFAULT_KS,
+                       seed: int = 0) -> tuple[np.ndarray, pd.DataFrame, dict]:
     """(linkage matrix, one row per record with its cluster at each k, facts about the run)."""
-    from taxonomy.cluster import EXACT_MAX, cuts, exact_linkage, two_stage_linkage
+    from taxonomy.cluster import cuts, exact_linkage, two_stage_linkage
 
     started = time.perf_counter()
     X = ShardedVectors(folder)
     if len(X) < 2:
         raise UserError(f"{folder}: {len(X)} record(s) in the shards; a tree needs at least 2")
-    Z = exact_linkage(X[:], "ward") if len(X) <= min(EXACT_MAX, 2000) else two_stage_linkage(X, seed=seed)
+    exact = len(X) <= EXACT_UP_TO
+    Z = exact_linkage(X[:], "ward") if exact else two_stage_linkage(X, seed=seed)
     ks = tuple(k for k in ks if k <= len(X)) or (len(X),)
     labels = cuts(Z, list(ks))
     frame = pd.DataFrame({"id": X.ids, **{f"cluster_k{k}": row for k, row in zip(ks, labels)}})
     facts = {"n": len(X), "dim": X.shape[1], "model": X.model, "ks": list(ks), "seed": seed,
-             "method": "ward" if len(X) <= 2000 else "two-stage ward", "seconds": round(time.perf_counter() - started, 3),
+             "method": "ward" if exact else "two-stage ward", "seconds": round(time.perf_counter() - started, 3),
              "largest_cluster_share": {str(k): round(float(np.bincount(row).max() / len(X)), 4)
                                        for k, row in zip(ks, labels)}}
     return Z, frame, facts
