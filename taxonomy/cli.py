@@ -638,7 +638,7 @@ def leaderboard(
 
         plot_leaderboard(frame, x)  # checks before writing anything
         write_atomic(plot, lambda fh: plot_leaderboard(frame, x, png=fh))
-    shown = frame.drop(columns=["source_url"]) if fmt == "table" else frame
+    shown = frame.drop(columns=["source_url", "extra_data"]) if fmt == "table" else frame
     _emit(shown.astype({"year": "string", "pretrain_epochs": "string"}).fillna(""), fmt,
           f"{len(frame)} results, ranked within node and backbone")
     if plot is not None:

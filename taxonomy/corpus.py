@@ -285,7 +285,7 @@ RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "Mod
 RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "miou", "ap_box", "ap_mask", "top1"}
 BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B|L)|MixMIM-(B|L|H)|"
                          r"ConvNeXt(-V2)?-(A|F|P|N|T|S|B|L|H|XL)|ResNet-\d+|"
-                         r"Point-ViT-(T|S|B|L))$")  # Point-ViT-S: a plain ViT-S-sized Transformer over point patches
+                         r"MViTv2-(S|B|L)|Point-ViT-(T|S|B|L))$")  # Point-ViT-S: a plain ViT-S-sized Transformer over point patches
 
 
 def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> list[Problem]:

@@ -15,8 +15,9 @@ BENCHMARKS = {  # short name -> (dataset, metric) as results.csv spells them
     "in1k-ft": ("ImageNet-1K", "finetune_top1"),
     "in1k-linear": ("ImageNet-1K", "linear_top1"),
 }
-COLUMNS = ["node", "node_name", "backbone", "rank", "method", "paper_id", "year", "pretrain_epochs", "value",
-           "benchmark", "source", "source_url"]
+COLUMNS = ["node", "node_name", "backbone", "rank", "method", "paper_id", "year", "pretrain_epochs", "pretrain_data",
+           "extra_data", "value", "benchmark", "source", "source_url"]
+STANDARD_DATA = {"", "ImageNet-1K"}  # pre-training data that is not "extra" (besides the benchmark's own dataset)
 
 
 def benchmarks(corpus: Corpus) -> dict[str, tuple[str, str]]:
@@ -73,7 +74,9 @@ def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: s
             year = papers.at[row.paper_id, "year"]
             out.append(dict(node=node, node_name=tax.nodes[node].name, backbone=row.backbone, method=row.method,
                             paper_id=row.paper_id, year=None if pd.isna(year) else int(year),
-                            pretrain_epochs=_epochs(row.pretrain_epochs), value=float(row.value), benchmark=benchmark,
+                            pretrain_epochs=_epochs(row.pretrain_epochs),
+                            pretrain_data="" if pd.isna(row.pretrain_data) else str(row.pretrain_data),
+                            value=float(row.value), benchmark=benchmark, extra_data=_extra(row.pretrain_data, dataset),
                             source=row.source, source_url=row.source_url))
     frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "rank"])
     if frame.empty:
@@ -83,6 +86,13 @@ def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: s
     frame["rank"] = frame.groupby(["node", "backbone"]).cumcount() + 1
     frame = frame.astype({"year": "Int64", "pretrain_epochs": "Int64"})
     return frame[COLUMNS].reset_index(drop=True)
+
+
+def _extra(data, dataset: str) -> bool:
+    """Pre-trained on more than ImageNet-1K or the benchmark's own data (an ImageNet-21K stage, distillation from
+    a bigger model): not like for like with the others."""
+    text = "" if pd.isna(data) else str(data)
+    return text not in STANDARD_DATA and text != dataset
 
 
 def _epochs(value) -> int | None:
@@ -101,8 +111,10 @@ def plot_leaderboard(frame: pd.DataFrame, x: str = "year", png=None, ax=None):
     column = {"year": "year", "epochs": "pretrain_epochs"}.get(x)
     if column is None:
         raise UserError(f"--x '{x}': choose year or epochs")
-    if x == "year":  # one point per paper and node: its best figure (every recipe shows against epochs)
-        frame = frame.sort_values("value", ascending=False, kind="stable").drop_duplicates(["node", "paper_id"])
+    if x == "year":  # one point per paper and node: its best figure without extra pre-training data where it has
+        # one (every recipe shows against epochs)
+        frame = frame.sort_values(["extra_data", "value"], ascending=[True, False], kind="stable")
+        frame = frame.drop_duplicates(["node", "paper_id"])
     plt = _pyplot()
     own = ax is None
     if own:

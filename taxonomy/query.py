@@ -49,14 +49,17 @@ REFERENCE_BACKBONE = "ViT-B/16"  # the backbone most MIM papers report, so the f
 
 def best_results(corpus: Corpus) -> tuple[pd.Series, pd.Series]:
     """Best reported ImageNet-1K fine-tune top-1 per paper, on ViT-B/16 where the paper has such a figure (so the
-    column compares like with like), else on its other backbone, named: as text '83.6 (1600 ep)' or
-    '89.6 (ViT-g/14)', and as a number."""
+    column compares like with like), pre-trained on ImageNet-1K alone where it has such a figure (extra data such
+    as an ImageNet-21K stage is not like for like), else on its other backbone, named: as text '83.6 (1600 ep)'
+    or '89.6 (ViT-g/14)', and as a number."""
     res = corpus.results
     if res.empty:
         return pd.Series(dtype=object), pd.Series(dtype=float)
     ft = res[(res["metric"] == "finetune_top1") & (res["dataset"] == "ImageNet-1K")].copy()
     ft["_other"] = ft["backbone"] != REFERENCE_BACKBONE
-    ft = ft.sort_values(["paper_id", "_other", "value"], ascending=[True, True, False], kind="stable")
+    data = ft["pretrain_data"].fillna("").astype(str) if "pretrain_data" in ft else pd.Series("", index=ft.index)
+    ft["_extra"] = ~data.isin(["", "ImageNet-1K"])
+    ft = ft.sort_values(["paper_id", "_other", "_extra", "value"], ascending=[True, True, True, False], kind="stable")
     ft = ft.drop_duplicates("paper_id")
     text = [f"{v:.1f}" + (f" ({b})" if other else (f" ({e} ep)" if str(e) else ""))
             for v, e, b, other in zip(ft["value"], ft["pretrain_epochs"], ft["backbone"], ft["_other"])]

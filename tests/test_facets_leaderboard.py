@@ -103,3 +103,24 @@ def test_cli_leaderboard_and_plot(tmp_path):
     assert (frame["backbone"] == "ViT-B/16").all() and png.stat().st_size > 5000
     bad = run_cli("leaderboard", "--plot", str(tmp_path / "no.png"))
     assert bad.returncode == 1 and "--backbone" in bad.stderr and not (tmp_path / "no.png").exists()
+
+
+def test_like_for_like_prefers_figures_without_extra_pretraining_data():
+    """BEiT v2 reports ViT-B/16 with and without an ImageNet-21K stage: the query column and the year plot take
+    the ImageNet-1K-only figure; the leaderboard keeps both and flags the other."""
+    from taxonomy.corpus import load_corpus
+    from taxonomy.leaderboard import compute_leaderboard
+    from taxonomy.query import best_results
+
+    corpus = load_corpus()
+    res = corpus.results
+    rows = res[(res["paper_id"] == "beit-v2") & (res["backbone"] == "ViT-B/16") & (res["metric"] == "finetune_top1")
+               & (res["dataset"] == "ImageNet-1K")]
+    standard = rows[rows["pretrain_data"].fillna("").isin(["", "ImageNet-1K"])]
+    assert len(standard) and standard["value"].max() < rows["value"].max()  # the data has both kinds
+    _, value = best_results(corpus)
+    assert value["beit-v2"] == standard["value"].max()
+    board = compute_leaderboard(corpus, backbone="ViT-B/16")
+    mine = board[board["paper_id"] == "beit-v2"]
+    assert mine["extra_data"].any() and not mine["extra_data"].all()
+    assert set(mine.loc[mine["extra_data"], "value"]) == set(rows.loc[~rows.index.isin(standard.index), "value"])

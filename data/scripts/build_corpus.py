@@ -292,10 +292,12 @@ def with_checked(rows: list[dict]) -> list[dict]:
     with path.open(encoding="utf-8", newline="") as fh:
         checked = list(csv.DictReader(fh))
     key = lambda r: (r["paper_id"], r["backbone"], r.get("pretrain_epochs", ""), r["dataset"], r["metric"])  # noqa: E731
-    by_key = {key(r): r for r in checked}
-    out = [by_key.get(key(r), r) for r in rows]  # in place: a checked row keeps the crosswalk row's position
-    used = {key(r) for r in out}
-    return out + [r for r in checked if key(r) not in used]
+    first = {}
+    for r in checked:  # the first checked row of a key is the one that replaces (later ones are other variants)
+        first.setdefault(key(r), r)
+    out = [first.get(key(r), r) for r in rows]  # in place: a checked row keeps the crosswalk row's position
+    placed = {id(r) for r in out}
+    return out + [r for r in checked if id(r) not in placed]
 
 
 def source_url(text: str, arxiv_id: str) -> str:
