@@ -73,6 +73,11 @@ def close() -> None:
         _GROUP = Group()
 
 
+def launch_prefix() -> str:
+    """How a report's reproduce command starts: `mimtax`, or the torchrun launch that ran it."""
+    return f"torchrun --nproc_per_node {_GROUP.world} $(which mimtax)" if _GROUP.active else "mimtax"
+
+
 def scaled_lr(lr: float, world: int | None = None) -> float:
     """The preset's rate is tuned for its per-step batch; N ranks see N times that batch (linear scaling)."""
     return lr * (world or _GROUP.world)

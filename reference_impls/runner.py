@@ -127,8 +127,8 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
     report = {
         "method": method, "papers": list(info.papers), "target": info.target, "data": data, "preset": preset,
         "device": device_name(device), "software": software(), "date": date.today().isoformat(),
-        "command": (f"torchrun --nproc_per_node {group.world} $(which mimtax) " if group.active else "mimtax ")
-                   + f"run {method} --data {data} --preset {preset} --device {device.split(':')[0]} --seeds {n_seeds}"
+        "command": f"{distributed.launch_prefix()} run {method} --data {data} --preset {preset} "
+                   f"--device {device.split(':')[0]} --seeds {n_seeds}"
                    + (f" --epochs {epochs}" if epochs is not None else "")
                    + (f" --steps {steps}" if steps is not None else ""),
         "model": {"size": spec["size"], "patch": patch, "image_size": last_data.image_size,

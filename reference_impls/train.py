@@ -120,7 +120,7 @@ class Trainer:
         if batch is None:
             idx = torch.randint(0, len(self.data.pretrain), (cfg.batch_size * self.group.world,),
                                 generator=self.generator, device=cfg.device)
-            images = self.data.pretrain.get(idx[self.group.rank * cfg.batch_size:(self.group.rank + 1) * cfg.batch_size])
+            images = self.data.pretrain.get(idx[distributed.rank_slice(len(idx))])
         else:
             images, masks = batch
             mine = distributed.rank_slice(len(images))

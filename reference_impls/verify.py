@@ -188,8 +188,8 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
                   probes={n: method_info(n).primary_probe for n in methods})
     for row in rows:
         row["verdict"] = tests[row["method"]].as_dict()
-    command = (f"mimtax verify --methods {','.join(methods)} --budget-minutes {budget_minutes:g} --device {device} "
-               f"--seeds {seeds}" + (" --dry-run" if dry_run else ""))
+    command = (f"{distributed.launch_prefix()} verify --methods {','.join(methods)} --budget-minutes "
+               f"{budget_minutes:g} --device {device.split(':')[0]} --seeds {seeds}" + (" --dry-run" if dry_run else ""))
     summary = {"scale": scale.label, "device": device_name(device), "software": software(),
                "date": date.today().isoformat(), "command": command, "budget_minutes": budget_minutes,
                "wall_s": time.perf_counter() - started, "peak_tflops": peak_tflops(device_name(device)),

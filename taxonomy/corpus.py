@@ -283,9 +283,19 @@ RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "Mod
                    "ScanObjectNN (PB_T50_RS)", "ScanObjectNN (OBJ_BG)", "ScanObjectNN (OBJ_ONLY)",
                    "ModelNet40 (1k points)", "ModelNet40 (8k points)"}
 RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "miou", "ap_box", "ap_mask", "top1"}
+STANDARD_PRETRAIN_DATA = {"", "ImageNet-1K"}  # besides the benchmark's own dataset: not "extra" data
+
+
+def uses_extra_data(pretrain_data: object, dataset: str = "ImageNet-1K") -> bool:
+    """Pre-trained on more than ImageNet-1K or the benchmark's own data (an ImageNet-21K stage, distillation from
+    a bigger model): not like for like with the others."""
+    text = "" if pd.isna(pretrain_data) else str(pretrain_data)
+    return text not in STANDARD_PRETRAIN_DATA and text != dataset
+
+
 BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B|L)|MixMIM-(B|L|H)|"
                          r"ConvNeXt(-V2)?-(A|F|P|N|T|S|B|L|H|XL)|ResNet-\d+|"
-                         r"MViTv2-(S|B|L)|Point-ViT-(T|S|B|L))$")  # Point-ViT-S: a plain ViT-S-sized Transformer over point patches
+                         r"MViTv2-(S|B|L)|Point-ViT-(T|S|B|L))$")  # Point-ViT-S: a ViT-S-sized Transformer on points
 
 
 def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> list[Problem]:

@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from taxonomy.corpus import Corpus, split_labels
+from taxonomy.corpus import Corpus, split_labels, uses_extra_data
 from taxonomy.errors import UserError
 
 BENCHMARKS = {  # short name -> (dataset, metric) as results.csv spells them
@@ -17,7 +17,6 @@ BENCHMARKS = {  # short name -> (dataset, metric) as results.csv spells them
 }
 COLUMNS = ["node", "node_name", "backbone", "rank", "method", "paper_id", "year", "pretrain_epochs", "pretrain_data",
            "extra_data", "value", "benchmark", "source", "source_url"]
-STANDARD_DATA = {"", "ImageNet-1K"}  # pre-training data that is not "extra" (besides the benchmark's own dataset)
 
 
 def benchmarks(corpus: Corpus) -> dict[str, tuple[str, str]]:
@@ -76,7 +75,7 @@ def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: s
                             paper_id=row.paper_id, year=None if pd.isna(year) else int(year),
                             pretrain_epochs=_epochs(row.pretrain_epochs),
                             pretrain_data="" if pd.isna(row.pretrain_data) else str(row.pretrain_data),
-                            value=float(row.value), benchmark=benchmark, extra_data=_extra(row.pretrain_data, dataset),
+                            value=float(row.value), benchmark=benchmark, extra_data=uses_extra_data(row.pretrain_data, dataset),
                             source=row.source, source_url=row.source_url))
     frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "rank"])
     if frame.empty:
@@ -86,13 +85,6 @@ def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: s
     frame["rank"] = frame.groupby(["node", "backbone"]).cumcount() + 1
     frame = frame.astype({"year": "Int64", "pretrain_epochs": "Int64"})
     return frame[COLUMNS].reset_index(drop=True)
-
-
-def _extra(data, dataset: str) -> bool:
-    """Pre-trained on more than ImageNet-1K or the benchmark's own data (an ImageNet-21K stage, distillation from
-    a bigger model): not like for like with the others."""
-    text = "" if pd.isna(data) else str(data)
-    return text not in STANDARD_DATA and text != dataset
 
 
 def _epochs(value) -> int | None:

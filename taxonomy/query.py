@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from taxonomy.corpus import Corpus, load_corpus, split_labels
+from taxonomy.corpus import Corpus, load_corpus, split_labels, uses_extra_data
 from taxonomy.errors import UserError
 
 # the shipped corpus's columns; a corpus with other taxonomies shows its own label columns after "venue"
@@ -57,8 +57,7 @@ def best_results(corpus: Corpus) -> tuple[pd.Series, pd.Series]:
         return pd.Series(dtype=object), pd.Series(dtype=float)
     ft = res[(res["metric"] == "finetune_top1") & (res["dataset"] == "ImageNet-1K")].copy()
     ft["_other"] = ft["backbone"] != REFERENCE_BACKBONE
-    data = ft["pretrain_data"].fillna("").astype(str) if "pretrain_data" in ft else pd.Series("", index=ft.index)
-    ft["_extra"] = ~data.isin(["", "ImageNet-1K"])
+    ft["_extra"] = ft["pretrain_data"].map(uses_extra_data) if "pretrain_data" in ft else False
     ft = ft.sort_values(["paper_id", "_other", "_extra", "value"], ascending=[True, True, True, False], kind="stable")
     ft = ft.drop_duplicates("paper_id")
     text = [f"{v:.1f}" + (f" ({b})" if other else (f" ({e} ep)" if str(e) else ""))

@@ -32,20 +32,35 @@ def shard_files(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in sorted((folder / "shards").glob("*"))}
 
 
+KILL_AFTER_TWO = """
+import os, signal, sys
+from taxonomy.scale import embed_records
+written = []
+def kill(shard):
+    written.append(shard.key)
+    if len(written) == 2:
+        print(" ".join(written), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # killed outright: no cleanup, no plan.json
+embed_records(sys.argv[1], sys.argv[2], shard_size=8, on_shard=kill, progress=False)
+"""
+
+
 def test_killed_run_resumes_without_recomputing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
     source = titles_file(tmp_path)
     out = tmp_path / "shards"
-    first: list[str] = []
-
-    def killed_after_two(shard: Shard) -> None:
-        first.append(shard.key)
-        if len(first) == 2:
-            raise KeyboardInterrupt  # as if the process were stopped here
-
-    with pytest.raises(KeyboardInterrupt):
-        embed_records(source, out, shard_size=8, on_shard=killed_after_two, progress=False)
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_TWO, str(source), str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    first = killed.stdout.split()
     before = shard_files(out)
-    assert len(before) == 4  # two shards, .npy + .json each; no plan yet
+    assert len(first) == 2 and len(before) == 4  # two shards, .npy + .json each; no plan yet
+    assert not (out / "plan.json").exists()
     again = embed_records(source, out, shard_size=8, progress=False)
     assert again.shards == 6 and again.skipped == 2 and again.computed == 4
     assert not set(first) & set(again.computed_keys)  # nothing written before was computed again

@@ -99,20 +99,17 @@ def embed_records(path: str | Path, out: str | Path, model: str = "minilm", engi
             else:
                 yield planned
 
-    def written(planned: Shard, vectors: np.ndarray) -> None:
-        planned.write(vectors)
-        summary.computed += 1
-        summary.computed_keys.append(planned.key)
-        if on_shard is not None:
-            on_shard(planned)
-
     from rich.progress import Progress
 
     with Progress(transient=True, disable=not progress) as bar:
         job = bar.add_task(f"embedding {path.name} ({engine})", total=None)
 
         def advance(planned: Shard, vectors: np.ndarray) -> None:
-            written(planned, vectors)
+            planned.write(vectors)
+            summary.computed += 1
+            summary.computed_keys.append(planned.key)
+            if on_shard is not None:
+                on_shard(planned)
             bar.update(job, description=f"embedding {path.name} ({engine}): {summary.computed} shards, "
                                         f"{summary.skipped} already there")
 
