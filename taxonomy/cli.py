@@ -616,7 +616,9 @@ def export_latex(
 def leaderboard(
     taxonomy: Optional[str] = typer.Option(None, help="Taxonomy whose nodes group the results (default: awesome-mim)."),
     category: Optional[str] = typer.Option(None, help="Only this node (id, name or word) and what is under it."),
-    benchmark: str = typer.Option("in1k-ft", help="in1k-ft | in1k-linear | any dataset:metric the results hold."),
+    benchmark: str = typer.Option("in1k-ft", help="in1k-ft | in1k-linear | in1k-knn | ade20k | coco-box | coco-mask "
+                                  "| k400 | ssv2 | scanobjectnn | in256-fid | in256-uncond-fid | any dataset:metric "
+                                  "the results hold."),
     backbone: Optional[str] = typer.Option(None, help="Only this backbone, e.g. ViT-B or ViT-B/16."),
     level: Optional[int] = typer.Option(None, min=0, help="Taxonomy depth to group by (default: the finest)."),
     plot: Optional[Path] = typer.Option(None, help="Also draw score against --x to this PNG (one backbone)."),

@@ -281,8 +281,13 @@ def _check_rows(path: Path, rows: list[tuple[int, dict]], label_columns: dict[st
 RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "ModelNet40", "ScanObjectNN",
                    # point-cloud benchmarks are reported per variant: three ScanObjectNN splits, two input sizes
                    "ScanObjectNN (PB_T50_RS)", "ScanObjectNN (OBJ_BG)", "ScanObjectNN (OBJ_ONLY)",
-                   "ModelNet40 (1k points)", "ModelNet40 (8k points)"}
-RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "miou", "ap_box", "ap_mask", "top1"}
+                   "ModelNet40 (1k points)", "ModelNet40 (8k points)",
+                   # the standard benchmarks of the audio, video and 3D-scene branches of the taxonomy
+                   "AudioSet-2M", "AudioSet-20K", "VGGSound", "UCF101", "HMDB51", "ScanNet", "nuScenes",
+                   # image generation at 256x256 (FID of 50k samples against ImageNet)
+                   "ImageNet-256 (class-conditional generation)", "ImageNet-256 (unconditional generation)"}
+RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "miou", "ap_box", "ap_mask", "top1", "map", "nds", "fid"}
+LOWER_IS_BETTER = {"fid"}  # a distance to the real images: the smaller, the better; every other metric ranks high first
 STANDARD_PRETRAIN_DATA = {"", "ImageNet-1K"}  # besides the benchmark's own dataset: not "extra" data
 
 
@@ -295,7 +300,11 @@ def uses_extra_data(pretrain_data: object, dataset: str = "ImageNet-1K") -> bool
 
 BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B|L)|MixMIM-(B|L|H)|"
                          r"ConvNeXt(-V2)?-(A|F|P|N|T|S|B|L|H|XL)|ResNet-\d+|"
-                         r"MViTv2-(S|B|L)|Point-ViT-(T|S|B|L))$")  # Point-ViT-S: a ViT-S-sized Transformer on points
+                         r"MViTv2-(S|B|L)|Point-ViT-(T|S|B|L)|Point-M2AE|ConvMAE-(S|B|L|H)|RevColV2-(B|L)|SpUNet|"
+                         r"Hiera-(T|S|B|B\+|L|H)|"
+                         # generators, named as their papers name them (they compare on FID only among themselves)
+                         r"MDT-XL/2|LlamaGen-(B|L|XL|XXL|3B)|MaskGIT|VIM-(B|L))$")
+# Point-ViT-S: a ViT-S-sized Transformer on points (Point-BERT, Point-MAE); Point-M2AE: its hierarchical encoder
 
 
 def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> list[Problem]:

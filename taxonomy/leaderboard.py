@@ -8,12 +8,21 @@ import re
 
 import pandas as pd
 
-from taxonomy.corpus import Corpus, split_labels, uses_extra_data
+from taxonomy.corpus import LOWER_IS_BETTER, Corpus, split_labels, uses_extra_data
 from taxonomy.errors import UserError
 
 BENCHMARKS = {  # short name -> (dataset, metric) as results.csv spells them
     "in1k-ft": ("ImageNet-1K", "finetune_top1"),
     "in1k-linear": ("ImageNet-1K", "linear_top1"),
+    "in1k-knn": ("ImageNet-1K", "knn_top1"),
+    "ade20k": ("ADE20K", "miou"),
+    "coco-box": ("COCO", "ap_box"),
+    "coco-mask": ("COCO", "ap_mask"),
+    "k400": ("Kinetics-400", "top1"),
+    "ssv2": ("SSv2", "top1"),
+    "scanobjectnn": ("ScanObjectNN (PB_T50_RS)", "top1"),  # the hardest split, the one papers lead with
+    "in256-fid": ("ImageNet-256 (class-conditional generation)", "fid"),
+    "in256-uncond-fid": ("ImageNet-256 (unconditional generation)", "fid"),
 }
 COLUMNS = ["node", "node_name", "backbone", "rank", "method", "paper_id", "year", "pretrain_epochs", "pretrain_data",
            "extra_data", "value", "benchmark", "source", "source_url"]
@@ -80,11 +89,18 @@ def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: s
     frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "rank"])
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
-    frame = frame.sort_values(["node", "backbone", "value", "method"], ascending=[True, True, False, True],
+    lower_first = metric in LOWER_IS_BETTER  # FID: the smallest distance ranks first
+    frame = frame.sort_values(["node", "backbone", "value", "method"], ascending=[True, True, lower_first, True],
                               kind="stable")
     frame["rank"] = frame.groupby(["node", "backbone"]).cumcount() + 1
     frame = frame.astype({"year": "Int64", "pretrain_epochs": "Int64"})
     return frame[COLUMNS].reset_index(drop=True)
+
+
+def benchmark_metric(frame: pd.DataFrame) -> str:
+    """The metric behind a leaderboard frame's benchmark column ('in1k-ft' or 'dataset:metric')."""
+    name = str(frame["benchmark"].iloc[0]) if len(frame) else ""
+    return BENCHMARKS[name][1] if name in BENCHMARKS else name.rsplit(":", 1)[-1]
 
 
 def _epochs(value) -> int | None:
@@ -105,25 +121,46 @@ def plot_leaderboard(frame: pd.DataFrame, x: str = "year", png=None, ax=None):
         raise UserError(f"--x '{x}': choose year or epochs")
     if x == "year":  # one point per paper and node: its best figure without extra pre-training data where it has
         # one (every recipe shows against epochs)
-        frame = frame.sort_values(["extra_data", "value"], ascending=[True, False], kind="stable")
+        best_low = benchmark_metric(frame) in LOWER_IS_BETTER
+        frame = frame.sort_values(["extra_data", "value"], ascending=[True, best_low], kind="stable")
         frame = frame.drop_duplicates(["node", "paper_id"])
+    lower_first = benchmark_metric(frame) in LOWER_IS_BETTER
+    frame = frame.dropna(subset=[column]).copy()
+    frame["plot_x"] = frame[column].astype(float)
+    frame["plot_label"] = True
+    frame["plot_dy"] = 2
+    if x == "year":  # spread a year's papers side by side (ordered by score) and name only its best three
+        for _, group in frame.groupby(column):
+            order = group["value"].rank(method="first", ascending=lower_first)
+            spread = 0.0 if len(group) == 1 else (order - 1) / (len(group) - 1) - 0.5
+            frame.loc[group.index, "plot_x"] = group[column].astype(float) + 0.7 * spread
+            frame.loc[group.index, "plot_label"] = order <= 3
+            frame.loc[group.index, "plot_dy"] = [2 if k % 2 else -9 for k in order]  # alternate: close scores
     plt = _pyplot()
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for i, (node, group) in enumerate(frame.groupby("node_name", sort=True)):
-        group = group.dropna(subset=[column])
-        ax.scatter(group[column], group["value"], color=PALETTE[i % len(PALETTE)], label=node, s=28)
-        for row in group.itertuples(index=False):
-            ax.annotate(row.method, (getattr(row, column), row.value), fontsize=7, xytext=(3, 2),
+        fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
+    sizes = frame["node_name"].value_counts()  # the largest nodes get the first (most distinct) colours
+    for i, node in enumerate(sorted(sizes.index, key=lambda n: (-sizes[n], n))):
+        group = frame[frame["node_name"] == node]
+        colour = PALETTE[i % len(PALETTE)]
+        extra = group["extra_data"].astype(bool)
+        ax.scatter(group.loc[~extra, "plot_x"], group.loc[~extra, "value"], color=colour, label=node, s=30)
+        if extra.any():  # hollow: pre-trained on more than ImageNet-1K (or the benchmark's own data)
+            ax.scatter(group.loc[extra, "plot_x"], group.loc[extra, "value"], facecolors="none", edgecolors=colour,
+                       s=30, label=f"{node} (extra data)")
+        for row in group[group["plot_label"]].itertuples(index=False):
+            ax.annotate(row.method, (row.plot_x, row.value), fontsize=7, xytext=(4, row.plot_dy),
                         textcoords="offset points")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("year" if x == "year" else "pre-training epochs")
-    ax.set_ylabel(f"{frame['benchmark'].iloc[0]} ({frame['backbone'].iloc[0]})")
+    ax.set_xlabel("year (each year's papers side by side; the best three named)" if x == "year"
+                  else "pre-training epochs")
+    ax.set_ylabel(f"{frame['benchmark'].iloc[0]} ({frame['backbone'].iloc[0]})"
+                  + (", lower is better" if lower_first else ""))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if own:
         fig.tight_layout()
         if png is not None:

@@ -86,13 +86,29 @@ def test_leaderboard_ranks_within_node_and_backbone(corpus):
         assert group["rank"].tolist() == list(range(1, len(group) + 1))
         assert group["value"].is_monotonic_decreasing
     vitb = compute_leaderboard(corpus, backbone="ViT-B")
-    assert set(vitb["backbone"]) == {"ViT-B/16"}
+    assert "ViT-B/16" in set(vitb["backbone"]) and all(b.startswith("ViT-B/") for b in vitb["backbone"])
     video = compute_leaderboard(corpus, category="fundamental/transformers")
     assert set(video["node"]) == {"fundamental/transformers"}
     with pytest.raises(UserError, match="backbone"):
         plot_leaderboard(board)  # several backbones: no plot compares them
     with pytest.raises(UserError, match="unknown"):
         compute_leaderboard(corpus, benchmark="imagenet")
+
+
+def test_leaderboard_ranks_a_distance_smallest_first(corpus):
+    """FID is a distance: rank 1 is the smallest value; accuracies rank the largest first."""
+    name = "in256-fid"
+    board = compute_leaderboard(corpus, benchmark=name)
+    assert len(board) >= 5
+    for _, group in board.groupby(["node", "backbone"]):
+        assert group["value"].is_monotonic_increasing and group["rank"].iloc[0] == 1
+    llama = board[board["backbone"].str.startswith("LlamaGen")]
+    assert not llama.empty
+    best = compute_leaderboard(corpus, benchmark=name, backbone="LlamaGen-3B")
+    assert best["rank"].tolist() == [1] * len(best)
+    ax = plot_leaderboard(compute_leaderboard(corpus, benchmark=name, backbone="MDT-XL/2"))
+    ys = sorted(p[1] for c in ax.collections for p in c.get_offsets())
+    assert ys == sorted(board.loc[board["backbone"] == "MDT-XL/2"].drop_duplicates(["node", "paper_id"])["value"])
 
 
 def test_cli_leaderboard_and_plot(tmp_path):
