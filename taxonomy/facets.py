@@ -3,7 +3,9 @@
 Four facets: the recovery `target` (pixel, teacher-feature, discrete-token, HOG-or-handcrafted, contrastive, …),
 the `masking` strategy (random, block-wise, attention-guided, learned-adversarial, …), the `backbone` (ViT, CNN,
 ViT (hierarchical), …) and the `modality` (image, video, point-cloud, audio, vision-language, …). The curated
-values are the corpus's own `target` / `masking` / `backbone` columns (from the crosswalk, see data/SOURCES.md).
+values are the corpus's own `target` / `masking` / `backbone` columns (from the crosswalk, see data/SOURCES.md);
+a paper the crosswalk leaves without a backbone takes the family of the backbones its reported results name
+(results.csv, rule `results`).
 
 Each inferred value says which rule gave it: `cue` (a word of the title or abstract: "tokenizer" -> discrete-token,
 "point cloud" -> point-cloud), `label` (the survey put the paper under a node that implies it: survey A's Video
@@ -73,6 +75,21 @@ LABEL_MODALITY = {
     "ai-for-science/chemistry": "molecule",
 }
 DEFAULTS = {"target": "pixel", "masking": "random", "backbone": "ViT", "modality": "image"}
+# the backbone family of a reported result's backbone name (results.csv); generators are left out
+RESULT_FAMILIES = [("ViT (hierarchical)", r"^(Swin|HiViT|Hiera|MViTv2)-"), ("hybrid", r"^ConvMAE-"),
+                   ("CNN", r"^(ConvNeXt|ResNet|SpUNet)"), ("other", r"^Point-"), ("ViT", r"^ViT-")]
+
+
+def backbone_from_results(names) -> str:
+    """The backbone facet that a paper's reported results show: 'ViT+CNN' when it reports both (an
+    architecture-agnostic method), else plain ViT over its hierarchical variants, else the one family."""
+    families = {family for name in names for family, pattern in RESULT_FAMILIES if re.match(pattern, str(name))}
+    if "CNN" in families and families & {"ViT", "ViT (hierarchical)"}:
+        return "ViT+CNN"
+    for family in ("ViT", "ViT (hierarchical)", "hybrid", "CNN", "other"):
+        if family in families:
+            return family
+    return ""
 _COMPILED = {facet: [(value, re.compile(pattern, re.I)) for value, pattern in rules] for facet, rules in CUES.items()}
 
 
@@ -109,8 +126,15 @@ def compute_facets(corpus: Corpus, abstracts=None) -> pd.DataFrame:
     texts = paper_texts(corpus.papers, abstracts, store_rows(corpus)).combined()
     survey_a = list(corpus.labels("awesome-mim")) if "awesome-mim" in corpus.taxonomies else [()] * len(corpus)
     rows = []
+    from_results = corpus.results.groupby("paper_id")["backbone"].agg(backbone_from_results) \
+        if len(corpus.results) else pd.Series(dtype=str)
     for facet in FACETS:
         curated = corpus.papers[facet] if facet in corpus.papers else pd.Series("", index=corpus.papers.index)
+        rule = pd.Series("source", index=corpus.papers.index)
+        if facet == "backbone":  # a paper's reported results name its backbone, at a pinned source
+            reported = corpus.papers["id"].map(from_results).fillna("")
+            rule = rule.where(curated != "", "results")
+            curated = curated.where(curated != "", reported)
         inferred = [infer(facet, text, tuple(labels)) for text, labels in zip(texts, survey_a)]
         if facet == "modality":  # no source gives it: the cue rule is checked against the survey-implied value
             implied = [g.value if g.rule == "label" else "" for g in inferred]
@@ -118,9 +142,9 @@ def compute_facets(corpus: Corpus, abstracts=None) -> pd.DataFrame:
             accuracy.update(label=1.0, default=None)
         else:
             accuracy = _rule_accuracy(inferred, curated.tolist())
-        for pid, value, guess in zip(corpus.papers["id"], curated, inferred):
+        for pid, value, guess, how in zip(corpus.papers["id"], curated, inferred, rule):
             if value:
-                rows.append(dict(id=pid, facet=facet, value=value, provenance="curated", rule="source",
+                rows.append(dict(id=pid, facet=facet, value=value, provenance="curated", rule=how,
                                  confidence=1.0))
             else:
                 rows.append(dict(id=pid, facet=facet, value=guess.value, provenance="inferred", rule=guess.rule,

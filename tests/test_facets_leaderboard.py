@@ -58,6 +58,22 @@ def test_every_listed_paper_has_facets_and_curated_values_win(corpus):
     assert inferred["confidence"].dropna().between(0, 1).all() and inferred["confidence"].notna().any()
 
 
+def test_reported_results_give_a_curated_backbone(corpus):
+    """A paper the crosswalk leaves without a backbone takes its family from the backbones its results name."""
+    from taxonomy.facets import backbone_from_results
+
+    assert backbone_from_results(["ViT-B/16", "ResNet-50"]) == "ViT+CNN"
+    assert backbone_from_results(["Swin-B", "ViT-B/16"]) == "ViT"
+    assert backbone_from_results(["Hiera-B+"]) == "ViT (hierarchical)"
+    assert backbone_from_results(["LlamaGen-B"]) == ""  # a generator names no encoder family
+    facets = compute_facets(corpus).set_index(["id", "facet"])
+    papers = corpus.papers.set_index("id")
+    assert papers.at["fastmim", "backbone"] == "" and papers.at["point-m2ae", "backbone"] == ""
+    assert tuple(facets.loc[("fastmim", "backbone"), ["value", "provenance", "rule"]]) == ("ViT", "curated", "results")
+    assert facets.loc[("point-m2ae", "backbone"), "value"] == "other"  # as the crosswalk names point encoders
+    assert facets.loc[("a2mim", "backbone"), "rule"] == "source"  # the crosswalk's value wins
+
+
 def test_query_uses_inferred_facets_unless_curated_only(corpus):
     everything = query(corpus, masking="random")
     curated = query(corpus, masking="random", curated_only=True)
