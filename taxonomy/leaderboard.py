@@ -119,12 +119,11 @@ def plot_leaderboard(frame: pd.DataFrame, x: str = "year", png=None, ax=None):
     column = {"year": "year", "epochs": "pretrain_epochs"}.get(x)
     if column is None:
         raise UserError(f"--x '{x}': choose year or epochs")
+    lower_first = benchmark_metric(frame) in LOWER_IS_BETTER  # FID: the smallest is the best
     if x == "year":  # one point per paper and node: its best figure without extra pre-training data where it has
         # one (every recipe shows against epochs)
-        best_low = benchmark_metric(frame) in LOWER_IS_BETTER
-        frame = frame.sort_values(["extra_data", "value"], ascending=[True, best_low], kind="stable")
+        frame = frame.sort_values(["extra_data", "value"], ascending=[True, lower_first], kind="stable")
         frame = frame.drop_duplicates(["node", "paper_id"])
-    lower_first = benchmark_metric(frame) in LOWER_IS_BETTER
     frame = frame.dropna(subset=[column]).copy()
     frame["plot_x"] = frame[column].astype(float)
     frame["plot_label"] = True
