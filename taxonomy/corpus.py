@@ -285,9 +285,27 @@ RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "Mod
                    # the standard benchmarks of the audio, video and 3D-scene branches of the taxonomy
                    "AudioSet-2M", "AudioSet-20K", "VGGSound", "UCF101", "HMDB51", "ScanNet", "nuScenes",
                    # image generation at 256x256 (FID of 50k samples against ImageNet)
-                   "ImageNet-256 (class-conditional generation)", "ImageNet-256 (unconditional generation)"}
-RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "miou", "ap_box", "ap_mask", "top1", "map", "nds", "fid"}
-LOWER_IS_BETTER = {"fid"}  # a distance to the real images: the smaller, the better; every other metric ranks high first
+                   "ImageNet-256 (class-conditional generation)", "ImageNet-256 (unconditional generation)",
+                   # tokenizers: reconstruction FID on ImageNet val; text-to-image: zero-shot FID on MS-COCO
+                   "ImageNet (reconstruction)", "MS-COCO (text-to-image generation)",
+                   # human-centric, skeleton, dense-prediction and tracking transfer of MIM pre-training
+                   "COCO (pose estimation)", "COCO (pose estimation, test-dev)", "MPII", "MSMT17", "Market-1501",
+                   "NTU-60 (X-sub)", "NTU-60 (X-view)", "NTU-120 (X-sub)", "NTU-120 (X-set)",
+                   "NYUv2 (depth)", "KITTI (depth)", "LaSOT",
+                   # masked language models of proteins: unsupervised contact prediction and downstream tasks
+                   "UniRef50 large valid (contacts)", "CASP14 (contacts)", "CAMEO (contacts)",
+                   "ProteinGym", "ClinVar", "HumanPPI", "DeepLoc (subcellular)",
+                   # low-shot ImageNet, 3D detection and scene completion, motion forecasting, speech
+                   "ImageNet-1K (1% labels)", "SUN RGB-D (3D detection)", "ScanNetV2 (3D detection)",
+                   "SemanticKITTI (scene completion)", "Argoverse 2 (single-agent forecasting)",
+                   "LibriSpeech (test-clean)", "LibriSpeech (test-other)", "LRS3 (lip reading)",
+                   "LRS3 (speech recognition)"}
+RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "unsupervised_top1", "miou", "ap_box", "ap_mask",
+                  "top1", "map", "nds", "fid", "ap", "ap25", "pckh", "rmse", "auc", "spearman", "accuracy", "precision_l",
+                  "wer", "minfde6"}
+# distances and error rates (to the real images, the true depth, the true trajectory, the transcript): the
+# smaller, the better; every other metric ranks high first
+LOWER_IS_BETTER = {"fid", "rmse", "minfde6", "wer"}
 STANDARD_PRETRAIN_DATA = {"", "ImageNet-1K"}  # besides the benchmark's own dataset: not "extra" data
 
 
@@ -303,7 +321,13 @@ BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B
                          r"MViTv2-(S|B|L)|Point-ViT-(T|S|B|L)|Point-M2AE|ConvMAE-(S|B|L|H)|RevColV2-(B|L)|SpUNet|"
                          r"Hiera-(T|S|B|B\+|L|H)|"
                          # generators, named as their papers name them (they compare on FID only among themselves)
-                         r"MDT-XL/2|LlamaGen-(B|L|XL|XXL|3B)|MaskGIT|VIM-(B|L))$")
+                         r"MDT-XL/2|LlamaGen-(B|L|XL|XXL|3B)|MaskGIT|VIM-(B|L)|VQGAN\+Transformer|DiGIT-(219M|732M)|"
+                         r"Parti-(350M|750M|3B|20B)|"
+                         # image tokenizers (reconstruction FID), by downsampling factor
+                         r"VQGAN-f(8|16)|VQGAN-LC-f(8|16)|DQ-VAE|"
+                         r"SwinV2-(T|S|B|L|H|G)|Skeleton-Transformer|3DETR|Forecast-MAE|wav2vec2-(Base|Large)|AV-HuBERT-(Base|Large)|"
+                         # protein language models, by size
+                         r"ESM-1b|ESM-1v|ESM-2-(8M|35M|150M|700M|3B|15B)|SaProt-(35M|650M|1\.3B))$")
 # Point-ViT-S: a ViT-S-sized Transformer on points (Point-BERT, Point-MAE); Point-M2AE: its hierarchical encoder
 
 

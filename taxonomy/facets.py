@@ -76,7 +76,7 @@ LABEL_MODALITY = {
 }
 DEFAULTS = {"target": "pixel", "masking": "random", "backbone": "ViT", "modality": "image"}
 # the backbone family of a reported result's backbone name (results.csv); generators are left out
-RESULT_FAMILIES = [("ViT (hierarchical)", r"^(Swin|HiViT|Hiera|MViTv2)-"), ("hybrid", r"^ConvMAE-"),
+RESULT_FAMILIES = [("ViT (hierarchical)", r"^(Swin|SwinV2|HiViT|Hiera|MViTv2)-"), ("hybrid", r"^ConvMAE-"),
                    ("CNN", r"^(ConvNeXt|ResNet|SpUNet)"), ("other", r"^Point-"), ("ViT", r"^ViT-")]
 
 
@@ -90,6 +90,8 @@ def backbone_from_results(names) -> str:
         if family in families:
             return family
     return ""
+
+
 _COMPILED = {facet: [(value, re.compile(pattern, re.I)) for value, pattern in rules] for facet, rules in CUES.items()}
 
 

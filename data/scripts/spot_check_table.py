@@ -48,9 +48,15 @@ def has_value(text: str, value: str) -> bool:
     return float(value) in {float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)}
 
 
-def clip(text: str) -> str:
+def clip(text: str, value: str) -> str:
+    """The line with its links shortened; a long line keeps its start and the stretch around the value."""
     text = re.sub(r"\]\([^)]*\)", "](…)", text.strip())
-    return text if len(text) <= 160 else text[:157] + "…"
+    if len(text) <= 160:
+        return text
+    hit = next((m for m in re.finditer(r"\d+(?:\.\d+)?", text) if float(m.group()) == float(value)), None)
+    if hit is None or hit.end() <= 157:
+        return text[:157] + "…"
+    return text[:80] + " … " + text[max(80, hit.start() - 40):hit.end() + 40] + "…"
 
 
 def quote(row: dict, mirrors: Path) -> str:
@@ -62,21 +68,21 @@ def quote(row: dict, mirrors: Path) -> str:
         return "?"
     lines, anchor = found
     if anchor:
-        return f"line {anchor}: `{clip(lines[anchor - 1])}`" if has_value(lines[anchor - 1], value) else "?"
+        return f"line {anchor}: `{clip(lines[anchor - 1], value)}`" if has_value(lines[anchor - 1], value) else "?"
     model = re.search(r"model (\S+)", row["where"])
     if model:  # a metafile: the model's entry, then its value
         start = next((i for i, t in enumerate(lines) if t.strip() == f"- Name: {model.group(1)}"), None)
         if start is not None:
             hit = next((i for i in range(start + 1, len(lines)) if has_value(lines[i], value)), None)
             if hit is not None:
-                return (f"line {start + 1}: `{clip(lines[start])}` … line {hit + 1}: `{clip(lines[hit])}`")
+                return (f"line {start + 1}: `{clip(lines[start], value)}` … line {hit + 1}: `{clip(lines[hit], value)}`")
     hits = [i for i, t in enumerate(lines) if has_value(t, value)]
     if len(hits) > 1:  # several lines hold the number: keep those that name the row the `where` describes
         words = {w.lower() for w in re.findall(r"[\w.-]{4,}", row["where"])} - {"table", "under", "column", "readme.md"}
         score = {i: sum(w in lines[i].lower() for w in words) for i in hits}
         best = max(score.values())
         hits = [i for i in hits if score[i] == best]
-    return f"line {hits[0] + 1}: `{clip(lines[hits[0]])}`" if len(hits) == 1 else "?"
+    return f"line {hits[0] + 1}: `{clip(lines[hits[0]], value)}`" if len(hits) == 1 else "?"
 
 
 def main() -> None:
