@@ -27,6 +27,7 @@ from taxonomy.errors import UserError
 from taxonomy.featcache import cached_arrays
 from taxonomy.impls import group_implementations
 from taxonomy.labels import leaf_names, node_terms, term_counts
+from taxonomy.leaderboard import page_results
 from taxonomy.query import best_results
 from taxonomy.store import store_rows
 from taxonomy.text import PaperTexts, paper_texts
@@ -62,6 +63,7 @@ class Dendrogram:
     guided_cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
     taxonomies: dict[str, dict] = field(default_factory=dict)  # taxonomy id -> outline (for the interactive page)
     reported: dict[str, str] = field(default_factory=dict)  # paper id -> best reported ImageNet-1K fine-tune
+    results: list[dict] = field(default_factory=list)  # every reported result, for the page's leaderboard
     audit_flags: dict[str, str] = field(default_factory=dict)  # paper id -> `mimtax audit`'s finding (--audit)
 
     @property
@@ -185,7 +187,7 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
         node_names={n.id: n.name for n in corpus.taxonomy(taxonomy).nodes.values()} if taxonomy else {},
         label_columns=[t.label_column for t in corpus.taxonomies.values()], abstract_conflicts=texts.conflicts,
         taxonomies={t.id: taxonomy_outline(t) for t in corpus.taxonomies.values()},
-        reported={str(k): str(v) for k, v in best_results(corpus)[0].items()},
+        reported={str(k): str(v) for k, v in best_results(corpus)[0].items()}, results=page_results(corpus),
         levels=list(zip(corpus.taxonomy(taxonomy).levels, corpus.taxonomy(taxonomy).level_sizes())) if taxonomy else [],
     )
     if on_tree is not None:

@@ -103,6 +103,20 @@ def benchmark_metric(frame: pd.DataFrame) -> str:
     return BENCHMARKS[name][1] if name in BENCHMARKS else name.rsplit(":", 1)[-1]
 
 
+def page_results(corpus: Corpus) -> list[dict]:
+    """Every reported result as plain data for the interactive page, whose branch panel ranks them the way
+    `compute_leaderboard` does: within one benchmark and backbone, smallest first for a distance."""
+    short = {pair: name for name, pair in BENCHMARKS.items()}
+    rows = []
+    for r in corpus.results.itertuples(index=False):
+        epochs = _epochs(r.pretrain_epochs)
+        rows.append({"id": str(r.paper_id), "b": short.get((r.dataset, r.metric), f"{r.dataset}: {r.metric}"),
+                     "bb": str(r.backbone), "v": float(r.value), "e": epochs if epochs is not None else "",
+                     "x": bool(uses_extra_data(r.pretrain_data, r.dataset)), "u": str(r.source_url),
+                     "low": r.metric in LOWER_IS_BETTER})
+    return rows
+
+
 def _epochs(value) -> int | None:
     text = str(value).strip()
     return int(float(text)) if re.fullmatch(r"\d+(\.0+)?", text) else None

@@ -121,6 +121,52 @@ def test_clicking_a_branch_shows_its_scores_and_collapses_it(built, driver):
     assert _count(driver, "g.node.leaf") == leaves - size
 
 
+def _board(driver) -> list[list[str]]:
+    """[backbone, rank, method, year, epochs, value] per ranked row (each backbone has a heading row)."""
+    return driver.execute_script("return [...document.querySelectorAll('#board tr[data-backbone]')].map("
+                                 "tr => [tr.dataset.backbone, ...[...tr.children].map(td => td.textContent)])")
+
+
+def _ranked(rows: list[list[str]], smallest_first: bool) -> bool:
+    """Within each backbone the ranks count 1, 2, … and the values (a trailing † aside) never get worse."""
+    for backbone in {r[0] for r in rows}:
+        mine = [r for r in rows if r[0] == backbone]
+        values = [float(r[5].rstrip(" †")) for r in mine]
+        if [int(r[1]) for r in mine] != list(range(1, len(mine) + 1)):
+            return False
+        if values != sorted(values, reverse=not smallest_first):
+            return False
+    return True
+
+
+def test_a_branch_ranks_its_reported_results_like_the_leaderboard(built, driver):
+    from selenium.webdriver.support.ui import Select
+
+    from taxonomy.corpus import load_corpus
+    from taxonomy.leaderboard import compute_leaderboard
+
+    result, page = built
+    _open(driver, page)
+    driver.find_element("id", "expand-all").click()
+    _click(driver, 'g.leaf[data-id="mae"] text')
+    own = driver.execute_script("return [...document.querySelectorAll('#paper-results tr')].length") - 1
+    assert own == int((load_corpus().results["paper_id"] == "mae").sum()) > 3
+    root = 2 * result.n - 2
+    _click(driver, f'g.node[data-id="n{root}"] circle')
+    assert driver.find_element("id", "board-benchmark").get_attribute("value") == "in1k-ft"
+    rows = _board(driver)
+    results = load_corpus().results  # the root holds every paper, so every ImageNet-1K fine-tune row
+    assert len(rows) == int(((results["dataset"] == "ImageNet-1K") & (results["metric"] == "finetune_top1")).sum())
+    best = compute_leaderboard(load_corpus(), benchmark="in1k-ft", backbone="ViT-B/16")["value"].max()
+    assert float(rows[0][5].rstrip(" †")) == best
+    assert _ranked(rows, smallest_first=False)
+    assert rows[0][0] == "ViT-B/16"  # the backbone most rows share comes first
+    Select(driver.find_element("id", "board-benchmark")).select_by_value("in256-fid")  # a distance
+    rows = _board(driver)
+    assert len(rows) >= 5 and _ranked(rows, smallest_first=True)
+    assert _severe(driver) == []
+
+
 def test_filters_dim_what_they_exclude(built, driver):
     result, page = built
     _open(driver, page)

@@ -5,6 +5,7 @@
   const DATA = JSON.parse(document.getElementById("data").textContent);
   const meta = DATA.meta, papers = DATA.papers, merges = DATA.merges, n = papers.length;
   const PALETTE = meta.palette, GREY = meta.unlabelled;
+  const RESULTS = DATA.results || [], resultsOf = d3.group(RESULTS, r => r.id);
   const ROW = 15, LEAF_GAP = 8, TREE_W = 520, MARGIN = 12, LABELLED_MERGES = 8;  // the top merges carry names
 
   // ---- the tree: leaves 0..n-1, merge r is node n + r (SciPy's numbering) ----
@@ -178,6 +179,43 @@
     field(dl, "best reported ImageNet-1K fine-tune top-1", p.r);
     field(dl, "reference implementation", p.impl ? dd => { dd.append("span").text(p.impl + " — "); dd.append("code").text("mimtax run " + p.impl.split(",")[0].trim()); } : "");
     field(dl, "audit flag", p.flag);
+    const own = [...(resultsOf.get(p.id) || [])].sort((a, b) => d3.ascending(a.b, b.b) || d3.ascending(a.bb, b.bb));
+    if (!own.length) return;
+    panel.append("h3").text(`Reported results (${own.length})`);
+    const t = panel.append("table").attr("id", "paper-results");
+    t.append("tr").selectAll("th").data(["benchmark", "backbone", "epochs", "value"]).join("th").text(d => d);
+    own.forEach(r => { const tr = t.append("tr"); [r.b, r.bb, r.e].forEach(c => tr.append("td").text(c)); valueCell(tr, r); });
+  }
+  function valueCell(tr, r) {  // the figure, linked to the line of its source; † marks extra pre-training data
+    tr.append("td").append("a").attr("href", r.u).attr("target", "_blank").attr("rel", "noopener").text(r.v + (r.x ? " †" : ""));
+  }
+  function leaderboard(ms) {  // the branch's reported results, ranked like `mimtax leaderboard`: within one benchmark and backbone
+    const ids = new Set(ms.map(p => p.id)), byId = new Map(ms.map(p => [p.id, p]));
+    const byBench = d3.group(RESULTS.filter(r => ids.has(r.id)), r => r.b);
+    if (!byBench.size) return;
+    const names = [...byBench.keys()].sort((a, b) => byBench.get(b).length - byBench.get(a).length || d3.ascending(a, b));
+    const first = byBench.has("in1k-ft") ? "in1k-ft" : names[0];
+    panel.append("h3").text("Leaderboard");
+    const pick = panel.append("select").attr("id", "board-benchmark");
+    pick.selectAll("option").data(names).join("option").attr("value", d => d).text(d => `${d} (${byBench.get(d).length})`);
+    pick.property("value", first);
+    panel.append("p").attr("class", "muted").text("ranked within each backbone (smallest first for a distance or error rate); † pre-trained on extra data");
+    const table = panel.append("table").attr("id", "board");
+    function draw(name) {
+      table.html("");
+      table.append("tr").selectAll("th").data(["rank", "method", "year", "epochs", "value"]).join("th").text(d => d);
+      const group = d3.group(byBench.get(name), r => r.bb);
+      [...group.keys()].sort((a, b) => group.get(b).length - group.get(a).length || d3.ascending(a, b)).forEach(bb => {
+        table.append("tr").attr("class", "group").append("th").attr("colspan", 5).text(bb);
+        [...group.get(bb)].sort((a, b) => (a.low ? a.v - b.v : b.v - a.v)).forEach((r, i) => {
+          const p = byId.get(r.id), tr = table.append("tr").attr("data-backbone", bb);
+          [i + 1, p.m || p.id, p.y ?? "", r.e].forEach(c => tr.append("td").text(c));
+          valueCell(tr, r);
+        });
+      });
+    }
+    pick.on("change", function () { draw(this.value); });
+    draw(first);
   }
   function showBranch(v) {
     const ms = members(v).map(i => papers[i]);
@@ -196,6 +234,8 @@
     const buttons = panel.append("p");
     buttons.append("button").attr("type", "button").attr("id", "toggle").text(open[v] ? "Collapse" : "Expand")
       .on("click", () => { if (open[v]) open[v] = 0; else expand(v); select(v); });
+    leaderboard(ms);
+    panel.append("h3").text("Papers");
     const list = panel.append("ol");
     ms.slice(0, 60).forEach(p => list.append("li").text(`${p.m || p.id}: ${p.t}`));
     if (ms.length > 60) panel.append("p").attr("class", "muted").text(`… and ${ms.length - 60} more`);
