@@ -299,7 +299,9 @@ RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "Mod
                    "ImageNet-1K (1% labels)", "SUN RGB-D (3D detection)", "ScanNetV2 (3D detection)",
                    "SemanticKITTI (scene completion)", "Argoverse 2 (single-agent forecasting)",
                    "LibriSpeech (test-clean)", "LibriSpeech (test-other)", "LRS3 (lip reading)",
-                   "LRS3 (speech recognition)"}
+                   "LRS3 (speech recognition)",
+                   # remote sensing: UC Merced scene classification (8:2 split), ISPRS Potsdam segmentation
+                   "UCM (scene classification)", "Potsdam (segmentation)"}
 RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "unsupervised_top1", "miou", "ap_box", "ap_mask",
                   "top1", "map", "nds", "fid", "ap", "ap25", "pckh", "rmse", "auc", "spearman", "accuracy", "precision_l",
                   "wer", "minfde6"}
@@ -326,6 +328,7 @@ BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B
                          # image tokenizers (reconstruction FID), by downsampling factor
                          r"VQGAN-f(8|16)|VQGAN-LC-f(8|16)|DQ-VAE|"
                          r"SwinV2-(T|S|B|L|H|G)|Skeleton-Transformer|3DETR|Forecast-MAE|wav2vec2-(Base|Large)|AV-HuBERT-(Base|Large)|"
+                         r"MAGVLT-(base|large)|"
                          # protein language models, by size
                          r"ESM-1b|ESM-1v|ESM-2-(8M|35M|150M|700M|3B|15B)|SaProt-(35M|650M|1\.3B))$")
 # Point-ViT-S: a ViT-S-sized Transformer on points (Point-BERT, Point-MAE); Point-M2AE: its hierarchical encoder
