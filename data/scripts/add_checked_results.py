@@ -28,8 +28,8 @@ COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "pretrain_data",
 
 
 def value_on(text: str, value: str) -> bool:
-    """The figure as written (not a longer number that contains it): 41.1 matches '41.1' and '**41.1**'."""
-    return re.search(rf"(?<![\d.]){re.escape(value)}(?![\d])", text) is not None
+    """Whether one of the numbers in `text` is the figure (84.1 matches '84.10' and '**84.1**', never '184.1')."""
+    return float(value) in {float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)}
 
 
 def git(repo_dir: Path, *args: str) -> str:

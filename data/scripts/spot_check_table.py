@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from add_checked_results import value_on  # noqa: E402  (one rule for "the figure stands on this line")
 from tests.test_results_spot_check import COUNT, SEED, spot_check_table  # noqa: E402
 
 BLOB = re.compile(r"https://github\.com/([^/]+)/([^/]+)/blob/([0-9a-f]{40})/([^#]+)(?:#L(\d+))?")
@@ -42,10 +45,6 @@ def source_lines(mirrors: Path, url: str) -> tuple[list[str], int | None] | None
     if shown.returncode != 0:
         return None
     return shown.stdout.splitlines(), int(line) if line else None
-
-
-def has_value(text: str, value: str) -> bool:
-    return float(value) in {float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)}
 
 
 def clip(text: str, value: str) -> str:
@@ -68,15 +67,15 @@ def quote(row: dict, mirrors: Path) -> str:
         return "?"
     lines, anchor = found
     if anchor:
-        return f"line {anchor}: `{clip(lines[anchor - 1], value)}`" if has_value(lines[anchor - 1], value) else "?"
+        return f"line {anchor}: `{clip(lines[anchor - 1], value)}`" if value_on(lines[anchor - 1], value) else "?"
     model = re.search(r"model (\S+)", row["where"])
     if model:  # a metafile: the model's entry, then its value
         start = next((i for i, t in enumerate(lines) if t.strip() == f"- Name: {model.group(1)}"), None)
         if start is not None:
-            hit = next((i for i in range(start + 1, len(lines)) if has_value(lines[i], value)), None)
+            hit = next((i for i in range(start + 1, len(lines)) if value_on(lines[i], value)), None)
             if hit is not None:
                 return (f"line {start + 1}: `{clip(lines[start], value)}` … line {hit + 1}: `{clip(lines[hit], value)}`")
-    hits = [i for i, t in enumerate(lines) if has_value(t, value)]
+    hits = [i for i, t in enumerate(lines) if value_on(t, value)]
     if len(hits) > 1:  # several lines hold the number: keep those that name the row the `where` describes
         words = {w.lower() for w in re.findall(r"[\w.-]{4,}", row["where"])} - {"table", "under", "column", "readme.md"}
         score = {i: sum(w in lines[i].lower() for w in words) for i in hits}

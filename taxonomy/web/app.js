@@ -207,7 +207,8 @@
       const group = d3.group(byBench.get(name), r => r.bb);
       [...group.keys()].sort((a, b) => group.get(b).length - group.get(a).length || d3.ascending(a, b)).forEach(bb => {
         table.append("tr").attr("class", "group").append("th").attr("colspan", 5).text(bb);
-        [...group.get(bb)].sort((a, b) => (a.low ? a.v - b.v : b.v - a.v)).forEach((r, i) => {
+        const label = r => byId.get(r.id).m || r.id;  // ties: by method, as the CLI breaks them
+        [...group.get(bb)].sort((a, b) => (a.low ? a.v - b.v : b.v - a.v) || d3.ascending(label(a), label(b))).forEach((r, i) => {
           const p = byId.get(r.id), tr = table.append("tr").attr("data-backbone", bb);
           [i + 1, p.m || p.id, p.y ?? "", r.e].forEach(c => tr.append("td").text(c));
           valueCell(tr, r);

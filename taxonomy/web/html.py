@@ -73,7 +73,7 @@ def interactive_payload(result, scores: pd.DataFrame | None = None, collapse_abo
         "with_abstract": result.n_with_abstract, "palette": list(PALETTE), "unlabelled": UNLABELLED,
     }
     return {"meta": meta, "papers": rows, "merges": merges, "terms": terms,
-            "taxonomies": list(result.taxonomies.values()), "results": list(getattr(result, "results", []))}
+            "taxonomies": list(result.taxonomies.values()), "results": result.results}
 
 
 def _versions() -> dict:
