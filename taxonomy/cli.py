@@ -216,8 +216,9 @@ def dendrogram(
     if cache is not None and cache.exists() and not cache.is_dir():
         raise UserError(f"--cache {cache}: is a file; give a folder for the embedding cache")
     with output_folder(out):
-        painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
+        painter = None
         try:
+            painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
             from taxonomy.dendrogram import build_dendrogram
             from taxonomy.export import score_table, write_outputs
 

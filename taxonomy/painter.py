@@ -86,15 +86,23 @@ class Painter:
 
     def __init__(self, out: Path):
         self.folder = scratch_folder(out, "painter")
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child_end = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child_end, str(self.folder)), daemon=True)
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        self._process = None
         try:
-            self._process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a signal that came meanwhile is delivered now
-        child_end.close()
+            ctx = multiprocessing.get_context("fork")
+            self._conn, child_end = ctx.Pipe()
+            self._process = ctx.Process(target=_serve, args=(child_end, str(self.folder)), daemon=True)
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+            try:
+                self._process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a signal that came meanwhile arrives now
+            child_end.close()
+        except BaseException:  # Ctrl-C while starting: nobody holds this painter yet to close it, so clean up here
+            if self._process is not None and self._process.pid is not None:
+                self._process.terminate()
+                self._process.join()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         self._sent: list[str] = []
 
     @classmethod

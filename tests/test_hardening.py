@@ -522,3 +522,18 @@ def test_several_problems_in_an_input_file_are_listed_not_sent_to_corpus_validat
     path.write_text("TY  - JOUR\nAU  - Doe, J\nER  - \nTY  - JOUR\nAU  - Roe, R\nER  - \n", encoding="utf-8")
     err = one_line_error(run_cli("corpus", "import", str(path), "--out", str(tmp_path / "c")))
     assert "corpus validate" not in err and err.count("entry has no title") == 2
+
+
+def test_ctrl_c_while_the_painter_starts_leaves_no_scratch_folder(tmp_path, monkeypatch):
+    """The interrupt can land after the painter made its folder but before anyone holds the painter to close."""
+    import multiprocessing.context
+
+    from taxonomy.painter import Painter
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Painter(tmp_path)
+    assert list(tmp_path.iterdir()) == []
