@@ -36,7 +36,9 @@ def cuts(Z: np.ndarray, ks: list[int], return_nodes: bool = False):
     With return_nodes, also the tree node (SciPy id) each paper's cluster is, row by row."""
     n = len(Z) + 1
     parent = np.arange(2 * n - 1)
-    steps = {n - max(1, min(int(k), n)): i for i, k in enumerate(ks)}
+    steps: dict[int, list[int]] = {}  # merges done -> the rows of ks that cut there (a k may repeat)
+    for i, k in enumerate(ks):
+        steps.setdefault(n - max(1, min(int(k), n)), []).append(i)
     out = np.zeros((len(ks), n), dtype=np.int64)
     nodes = np.zeros((len(ks), n), dtype=np.int64)
 
@@ -51,9 +53,8 @@ def cuts(Z: np.ndarray, ks: list[int], return_nodes: bool = False):
         _, first, inverse = np.unique(roots, return_index=True, return_inverse=True)
         rank = np.argsort(np.argsort(first))
         labels = rank[inverse] + 1
-        for step, i in steps.items():
-            if step == row:
-                out[i], nodes[i] = labels, roots
+        for i in steps.get(row, []):
+            out[i], nodes[i] = labels, roots
 
     if 0 in steps:
         snapshot(0)
@@ -65,27 +66,75 @@ def cuts(Z: np.ndarray, ks: list[int], return_nodes: bool = False):
     return (out, nodes) if return_nodes else out
 
 
-def coassociation(views: list[np.ndarray], ks: list[int], method: str = "ward") -> np.ndarray:
-    """Fraction of (view, k) partitions in which two papers share a cluster."""
+def shared_cut_counts(Z: np.ndarray, ks: list[int]) -> np.ndarray:
+    """For every pair of points, in how many of the cuts at `ks` they share a cluster (n x n, float32).
+
+    A pair first merged at linkage row r shares a cluster in every cut at k <= n - 1 - r (`cuts` takes the
+    first n - k merges). The members of a node are contiguous in the leaf order, so each merge fills one
+    block of the matrix of merge rows; no cut is materialised."""
+    n = len(Z) + 1
+    usable = np.sort(np.asarray([k for k in ks if k < n], dtype=np.int64))
+    order = hierarchy.leaves_list(Z) if n > 1 else np.zeros(1, dtype=np.int64)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    start = np.empty(2 * n - 1, dtype=np.int64)
+    size = np.ones(2 * n - 1, dtype=np.int64)
+    start[:n] = position
+    rows = np.full((n, n), -1, dtype=np.int32)  # in leaf order
+    for row, (a, b) in enumerate(Z[:, :2].astype(np.int64)):
+        first, second = (a, b) if start[a] < start[b] else (b, a)
+        lo = start[first]
+        mid = lo + size[first]
+        hi = mid + size[second]
+        rows[lo:mid, mid:hi] = row
+        rows[mid:hi, lo:mid] = row
+        start[n + row], size[n + row] = lo, hi - lo
+    out = np.empty((n, n), dtype=np.float32)
+    for begin in range(0, n, 1024):  # bounded temporaries for large n
+        block = rows[position[begin:begin + 1024]][:, position]
+        out[begin:begin + 1024] = np.searchsorted(usable, n - 1 - block.astype(np.int64), side="right")
+    np.fill_diagonal(out, len(usable))
+    return out
+
+
+def coassociation(views: list[np.ndarray], ks: list[int], method: str = "ward", bags: int = 0,
+                  fraction: float = 0.8, seed: int = 0) -> np.ndarray:
+    """Fraction of (view, sample, k) partitions in which two papers share a cluster, over the partitions
+    whose sample holds both. Each view is clustered whole and, with `bags` > 0, on that many random
+    `fraction`-subsamples too (bagging: a group that only the exact full sample produces weighs less)."""
     n = len(views[0])
     together = np.zeros((n, n), dtype=np.float32)
-    count = 0
+    seen = np.zeros((n, n), dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    m = max(2, int(round(fraction * n)))
     for X in views:
-        Z = exact_linkage(X, method)
-        for labels in cuts(Z, [k for k in ks if k < n]):
-            together += labels[:, None] == labels[None, :]
-            count += 1
-    return together / max(count, 1)
+        X = np.asarray(X)
+        samples = [np.arange(n)] + [np.sort(rng.choice(n, m, replace=False)) for _ in range(bags if m < n else 0)]
+        for sample in samples:
+            cuts_here = sum(1 for k in ks if k < len(sample))
+            if len(sample) < 2 or not cuts_here:
+                continue
+            shared = shared_cut_counts(exact_linkage(X[sample], method), ks)
+            if len(sample) == n:
+                together += shared
+                seen += cuts_here
+            else:
+                block = np.ix_(sample, sample)
+                together[block] += shared
+                seen[block] += cuts_here
+    return together / np.maximum(seen, 1)
 
 
-def consensus_linkage(views: list[np.ndarray], ks: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Average linkage on 1 - co-association over Ward trees of several views (evidence accumulation).
+def consensus_linkage(views: list[np.ndarray], ks: list[int] | None = None,
+                      bags: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Average linkage on 1 - co-association over Ward trees of several views (evidence accumulation;
+    `bags` subsamples per view, see `coassociation`).
 
     Returns the linkage and the condensed consensus distances (for leaf ordering and cophenetic scores).
     """
     n = len(views[0])
     ks = ks or list(range(5, min(120, n), 5)) or [2]
-    distance = 1.0 - coassociation(views, ks)
+    distance = 1.0 - coassociation(views, ks, bags=bags)
     np.fill_diagonal(distance, 0.0)
     condensed = squareform(distance.astype(np.float64), checks=False)
     return hierarchy.linkage(condensed, "average"), condensed

@@ -1,18 +1,19 @@
 """The main job: corpus -> text -> representation -> tree -> branch names -> agreement scores.
 
 `build_dendrogram` returns plain data (a linkage matrix and DataFrames); `write_outputs` saves the files;
-drawing lives in `taxonomy.plotting`. The default tree has two parts. Below, a *consensus*: Ward trees over four
+drawing lives in `taxonomy.plotting`. The default tree has two parts. Below, a *consensus*: Ward trees over three
 views of the same papers (MiniLM of title + abstract with the title, the same with its dominant direction
-removed, a title/abstract mix, and LSA topics) are cut at many k, and papers that keep landing together are
-joined first (average linkage on 1 - co-association); that finds small groups reliably. Above, once the
-consensus has grouped the papers into about one group per 20 papers, Ward on the MiniLM embedding of title +
-abstract orders the groups, which places the large branches better than the consensus does. In every view the
-mean of papers known by their title alone and of papers with an abstract are removed separately. Labels are
-never used to build the unsupervised tree.
+removed, and a title/abstract mix), each built on all papers and on nine random 80 % subsamples (bagging),
+are cut at many k, and papers that keep landing together are joined first (average linkage on
+1 - co-association); that finds small groups reliably. Above, once the consensus has grouped the papers into
+about one group per 20 papers, Ward on the MiniLM embedding of title + abstract orders the groups, which places
+the large branches better than the consensus does. In every view the mean of papers known by their title alone
+and of papers with an abstract are removed separately. Labels are never used to build the unsupervised tree.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from taxonomy.text import PaperTexts, paper_texts
 CONSENSUS_MAX = 8000  # co-association needs n^2 memory; larger corpora use two-stage Ward
 MIN_KIND_GROUP = 10  # fewest papers of one kind of text (title only / with abstract) to estimate its mean
 PAPERS_PER_GROUP = 20  # the consensus decides the tree below about n / 20 groups, Ward on MiniLM above
+CONSENSUS_BAGS = 9  # per view, Ward trees of this many random 80 % subsamples join the consensus (bagging)
+BAG_MAX = 2000  # above this many papers the subsamples cost too much time (they scale as n^2 each)
 
 
 @dataclass
@@ -121,20 +124,42 @@ def representation_views(texts: PaperTexts, embedding: str, cache_dir=None, prog
     if len(combined) >= 4:
         title = embed(texts.titles, embedding, cache_dir, progress)
         abstract = embed([a or t for a, t in zip(texts.abstracts, texts.titles)], embedding, cache_dir, progress)
-        lsa = cached_arrays("lsa", combined, {"dim": 20, "seed": 0}, lambda: {"vectors": lsa_vectors(combined)},
-                            cache_dir)["vectors"]
-        views += [l2_normalize(both + title), _center(both, 1), _center(l2_normalize(0.3 * title + 0.7 * abstract)),
-                  lsa]
+        views += [l2_normalize(both + title), _center(both, 1), _center(l2_normalize(0.3 * title + 0.7 * abstract))]
     return align_text_kinds(views, np.array([bool(a) for a in texts.abstracts])) if align else views
 
 
-def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EXACT_MAX) -> tuple[np.ndarray, np.ndarray | None]:
-    """(linkage matrix, condensed distances used for leaf ordering or None)."""
+def views_digest(views: list[np.ndarray]) -> str:
+    """A hash of the exact arrays (shape, type and bytes): the key of what is computed from them."""
+    digest = hashlib.sha256()
+    for X in views:
+        X = np.ascontiguousarray(X)
+        digest.update(f"{X.dtype.str}{X.shape}".encode())
+        digest.update(X.tobytes())
+    return digest.hexdigest()
+
+
+def consensus(views: list[np.ndarray], cache_dir=False) -> tuple[np.ndarray, np.ndarray]:
+    """`cluster.consensus_linkage` of the views with the default bagging; when bagged (up to BAG_MAX papers,
+    a few tenths of a second for 400) it is cached under `<cache>/corpus/`, keyed by the views' bytes."""
+    bags = CONSENSUS_BAGS if len(views[0]) <= BAG_MAX else 0
+
+    def compute() -> dict[str, np.ndarray]:
+        Z, condensed = cluster.consensus_linkage(views, bags=bags)
+        return {"linkage": Z, "condensed": condensed.astype(np.float32)}  # float32 co-association: exact
+
+    arrays = cached_arrays("consensus", [views_digest(views)], {"bags": bags, "fraction": 0.8, "seed": 0},
+                           compute, cache_dir if bags else False)
+    return arrays["linkage"], arrays["condensed"].astype(np.float64)
+
+
+def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EXACT_MAX,
+              cache_dir=False) -> tuple[np.ndarray, np.ndarray | None]:
+    """(linkage matrix, condensed distances used for leaf ordering or None). `cache_dir=False`: no cache."""
     from scipy.spatial.distance import pdist
 
     n = len(views[0])
     if linkage == "consensus" and len(views) > 2 and n <= CONSENSUS_MAX:
-        below, condensed = cluster.consensus_linkage(views[1:])
+        below, condensed = consensus(views[1:], cache_dir)
         return cluster.ward_above(below, views[0], max(1, n // PAPERS_PER_GROUP)), condensed
     method = "ward" if linkage == "consensus" else linkage
     Z = cluster.build_linkage(views[0], method, exact_max)
@@ -166,7 +191,7 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     texts = paper_texts(corpus.papers, abstracts, store_rows(corpus))
     stats: dict = {}
     views = representation_views(texts, embedding, cache_dir, progress, stats)
-    Z, condensed = make_tree(views, linkage)
+    Z, condensed = make_tree(views, linkage, cache_dir=cache_dir)
     if condensed is not None:
         Z = cluster.order_leaves(Z, condensed)
     guided_Z = guided_linkage(views[0], corpus, taxonomy) if guided else None

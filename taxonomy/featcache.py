@@ -1,9 +1,10 @@
 """Corpus-level text features, cached per exact set of texts.
 
-The embedding cache works text by text. Some features are computed from the whole corpus at once: the LSA
-topics of the consensus tree, the term counts that name its branches, and survey B's TF-IDF + Ward tree that
-every score is shown beside. They take a fraction of a second to compute but need scikit-learn, whose import
-(it imports scipy.stats) is about a third of a warm regenerate. So each is stored as one `.npz` (no pickle)
+The embedding cache works text by text. Some features are computed from the whole corpus at once: the term
+counts that name the tree's branches, survey B's TF-IDF + Ward tree that every score is shown beside, and the
+bagged consensus (keyed by the bytes of its views rather than by texts; see `dendrogram.consensus`). Each takes
+a fraction of a second, and the first two need scikit-learn, whose import (it imports scipy.stats) is about a
+third of a warm regenerate. So each is stored as one `.npz` (no pickle)
 under `<cache>/corpus/`, keyed by a hash of the texts, the parameters and the scikit-learn version: a
 regenerate of an unchanged corpus reads them back without importing scikit-learn; adding, removing or editing
 one paper changes the key and recomputes them all. A file that cannot be read is recomputed, never trusted.

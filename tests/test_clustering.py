@@ -183,6 +183,52 @@ def test_consensus_is_deterministic_and_valid():
     assert d1.min() >= 0 and d1.max() <= 1
 
 
+def test_cuts_fill_every_row_when_a_k_repeats():
+    rows = cluster.cuts(PAIRED, [2, 3, 2])
+    np.testing.assert_array_equal(rows[0], [1, 1, 2, 2])
+    np.testing.assert_array_equal(rows[2], rows[0])
+
+
+def _shared_by_cutting(Z: np.ndarray, ks: list[int]) -> np.ndarray:
+    """The definition, the slow way: materialise every cut and count the pairs that share a cluster."""
+    n = len(Z) + 1
+    return sum((c[:, None] == c[None, :]).astype(np.float32) for c in cluster.cuts(Z, [k for k in ks if k < n]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 40), seed=st.integers(0, 10_000), duplicates=st.booleans())
+def test_shared_cut_counts_equal_counting_over_materialised_cuts(n, seed, duplicates):
+    """Including tied heights (duplicate points merge at 0) and ks at or above n, which cut nothing."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    if duplicates:
+        X[n // 2:] = X[: n - n // 2]
+    Z = hierarchy.linkage(X, "ward")
+    ks = [1, 2, 3, 5, n - 1, n, n + 4]
+    np.testing.assert_array_equal(cluster.shared_cut_counts(Z, ks), _shared_by_cutting(Z, ks))
+
+
+def test_unbagged_coassociation_is_the_share_of_cuts_that_keep_a_pair_together():
+    rng = np.random.default_rng(6)
+    views = [rng.normal(size=(25, 4)), rng.normal(size=(25, 3))]
+    ks = [2, 4, 8, 16]
+    expected = sum(_shared_by_cutting(hierarchy.linkage(X, "ward"), ks) for X in views) / (len(views) * len(ks))
+    np.testing.assert_allclose(cluster.coassociation(views, ks), expected, rtol=0, atol=1e-7)
+
+
+def test_bagged_coassociation_counts_only_the_samples_that_hold_both_papers():
+    """Two far-apart blobs: every sample, whole or 80 %, splits them at k = 2, so a pair is together in every
+    partition that holds both (1) or in none (0), whatever share of the subsamples held it."""
+    rng = np.random.default_rng(7)
+    X = np.vstack([rng.normal(0, 0.1, size=(20, 2)), rng.normal(50, 0.1, size=(20, 2))])
+    same = np.repeat([0, 1], 20)
+    C = cluster.coassociation([X], [2], bags=9)
+    np.testing.assert_array_equal(C, (same[:, None] == same[None, :]).astype(np.float32))
+    np.testing.assert_array_equal(C, cluster.coassociation([X], [2], bags=9))  # same seed, same samples
+    noisy = rng.normal(size=(40, 5))  # no structure: the subsamples do change the shares
+    assert not np.array_equal(cluster.coassociation([noisy], [4, 8]), cluster.coassociation([noisy], [4, 8], bags=9))
+
+
 labels = st.lists(st.integers(0, 6), min_size=0, max_size=60)
 
 

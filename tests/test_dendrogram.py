@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from taxonomy import embeddings
+from taxonomy.corpus import load_corpus
 from taxonomy.dendrogram import build_dendrogram
+from taxonomy.text import paper_texts
 from taxonomy.errors import UserError
 from taxonomy.export import write_outputs
 from tests.conftest import ABSTRACTS, ROOT, write_papers
@@ -187,20 +189,29 @@ def test_corpus_feature_cache_hit_miss_corruption_and_pruning(tmp_path, monkeypa
 
 
 def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
-    """Second build on the same texts: LSA, term counts and the recipe tree come from the cache, and the
-    tree and its names are unchanged."""
+    """Second build on the same texts: LSA, term counts, the recipe tree and the bagged consensus come from the
+    cache, and the tree and its names are unchanged (and equal to a build without any cache)."""
     import taxonomy.dendrogram as dendrogram
 
     monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
     first = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
+    assert list((tmp_path / "corpus").glob("consensus-*.npz"))
 
     def refuse(*args, **kwargs):
         raise AssertionError("recomputed on a warm cache")
 
     for name in ("lsa_vectors", "tfidf_vectors", "term_counts"):
         monkeypatch.setattr(dendrogram, name, refuse)
+    monkeypatch.setattr(dendrogram.cluster, "consensus_linkage", refuse)
     second = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
     np.testing.assert_array_equal(first.linkage, second.linkage)
+    monkeypatch.undo()
+    monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
+    views = dendrogram.representation_views(paper_texts(load_corpus().papers), "fake", tmp_path, progress=False)
+    uncached, condensed = dendrogram.make_tree(views, "consensus", cache_dir=False)
+    cached, cached_condensed = dendrogram.make_tree(views, "consensus", cache_dir=tmp_path)
+    np.testing.assert_array_equal(uncached, cached)
+    np.testing.assert_array_equal(condensed, cached_condensed)
     assert first.node_terms == second.node_terms
     assert first.baseline_agreement["levels"].equals(second.baseline_agreement["levels"])
 
