@@ -180,7 +180,8 @@ def verdicts(results: dict) -> tuple[list[str], dict]:
 
 def ablation_verdicts(results: dict) -> tuple[list[str], dict]:
     """Does each view or step pay for itself? Default - ablation, paired over the runs, corrected for every
-    (condition, level, ablation): 'pays' when the interval is above 0, 'costs' when below, else 'no difference'."""
+    (condition, level, ablation): 'default better' when the interval is above 0 (the step pays), 'default worse'
+    when below, else 'no difference'."""
     named = {name: res for name, res in results.items() if any(v.startswith("ablation") for v in res["runs"])}
     ablations = sorted({v for res in named.values() for v in res["runs"] if v.startswith("ablation")})
     comparisons = max(1, len(named) * len(LEVELS) * len(ablations))
@@ -190,7 +191,7 @@ def ablation_verdicts(results: dict) -> tuple[list[str], dict]:
         for variant in (v for v in runs if v.startswith("ablation")):
             for level in LEVELS:
                 d = paired_difference(runs[DEFAULT][level], runs[variant][level], comparisons)
-                verdict = "pays" if d["low"] > 0 else "costs" if d["high"] < 0 else "no difference"
+                verdict = "default better" if d["low"] > 0 else "default worse" if d["high"] < 0 else "no difference"
                 out[f"({name}) {level} vs {variant}"] = {**d, "verdict": verdict}
                 lines.append(f"({name}) {level}: default - {variant[10:60]} {d['mean']:+.3f} "
                              f"[{d['low']:+.3f}, {d['high']:+.3f}]: {verdict}")
