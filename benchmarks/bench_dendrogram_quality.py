@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +50,7 @@ LEVELS = ("section", "subsection")
 DEFAULT = "default: bagged consensus below, Ward on MiniLM above"
 BASELINES = ("survey B recipe: TF-IDF + Ward", "survey B recipe: sublinear TF-IDF + Ward",
              "plain MiniLM(title + abstract) + Ward", "previous default: aligned consensus, average linkage")
+SCRATCH: Path | bool = False  # main() points it at a temporary folder: each consensus is computed once per run
 VIEW_NAMES = ("MiniLM(title + abstract) + MiniLM(title)", "MiniLM, top direction removed",
               "MiniLM title/abstract mix")
 
@@ -64,12 +66,12 @@ def trees(texts: PaperTexts, ablations: bool) -> dict[str, np.ndarray]:
     raw = representation_views(texts, "minilm", progress=False, align=False)
     n = len(texts.titles)
     groups = max(1, n // PAPERS_PER_GROUP)
-    with_lsa = views[1:] + align_text_kinds([lsa_vectors(texts.combined())], np.array([bool(a) for a in texts.abstracts]))
+    has_abstract = np.array([bool(a) for a in texts.abstracts])
+    with_lsa = views[1:] + align_text_kinds([lsa_vectors(texts.combined())], has_abstract)
     previous = cluster.consensus_linkage(with_lsa)[0]  # the default when the issue was filed: LSA, no bagging
-    unbagged = cluster.consensus_linkage(views[1:])[0]
-    below = consensus(views[1:])[0]
+    below = consensus(views[1:], SCRATCH)[0]  # make_tree reads it back instead of computing it again
     out = {
-        DEFAULT: make_tree(views, "consensus")[0],
+        DEFAULT: make_tree(views, "consensus", cache_dir=SCRATCH)[0],
         BASELINES[0]: tfidf_ward(texts.combined(), False),
         BASELINES[1]: tfidf_ward(texts.combined(), True),
         BASELINES[2]: hierarchy.linkage(raw[0], "ward"),
@@ -77,12 +79,12 @@ def trees(texts: PaperTexts, ablations: bool) -> dict[str, np.ndarray]:
     }
     if ablations:
         out["ablation: Ward on MiniLM alone (no consensus below)"] = hierarchy.linkage(views[0], "ward")
-        out["ablation: no bagging"] = cluster.ward_above(unbagged, views[0], groups)
+        out["ablation: no bagging"] = cluster.ward_above(cluster.consensus_linkage(views[1:])[0], views[0], groups)
         out["ablation: LSA topics as a fourth view"] = cluster.ward_above(consensus(with_lsa)[0], views[0], groups)
         out["ablation: the eighth session's default (LSA, no bagging)"] = cluster.ward_above(previous, views[0],
                                                                                              groups)
         out["ablation: Ward above on the consensus's first view"] = cluster.ward_above(below, views[1], groups)
-        out["ablation: text kinds not aligned"] = cluster.ward_above(consensus(raw[1:])[0], raw[0], groups)
+        out["ablation: text kinds not aligned"] = cluster.ward_above(consensus(raw[1:], SCRATCH)[0], raw[0], groups)
         for factor, label in ((2, "twice as many groups below Ward (n/10)"), (1 / 2, "half as many groups (n/40)")):
             out[f"ablation: {label}"] = cluster.ward_above(below, views[0], max(1, round(groups * factor)))
         for i, name in enumerate(VIEW_NAMES):
@@ -207,6 +209,9 @@ def main() -> None:
     if not ABSTRACTS.exists():
         sys.exit(f"{ABSTRACTS} is absent: this benchmark needs the dev abstracts")
     start = time.perf_counter()
+    global SCRATCH
+    scratch = tempfile.TemporaryDirectory(prefix="mimtax-quality-")
+    SCRATCH = Path(scratch.name)
     corpus = load_corpus()
     texts = paper_texts(corpus.papers, ABSTRACTS)
     for line in texts.conflicts:

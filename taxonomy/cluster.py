@@ -104,7 +104,8 @@ def coassociation(views: list[np.ndarray], ks: list[int], method: str = "ward", 
     `fraction`-subsamples too (bagging: a group that only the exact full sample produces weighs less)."""
     n = len(views[0])
     together = np.zeros((n, n), dtype=np.float32)
-    seen = np.zeros((n, n), dtype=np.float32)
+    seen = np.zeros((n, n), dtype=np.float32) if bags else None  # partitions holding each pair (all, unbagged)
+    count = 0
     rng = np.random.default_rng(seed)
     m = max(2, int(round(fraction * n)))
     for X in views:
@@ -117,11 +118,14 @@ def coassociation(views: list[np.ndarray], ks: list[int], method: str = "ward", 
             shared = shared_cut_counts(exact_linkage(X[sample], method), ks)
             if len(sample) == n:
                 together += shared
-                seen += cuts_here
+                count += cuts_here
             else:
                 block = np.ix_(sample, sample)
                 together[block] += shared
                 seen[block] += cuts_here
+    if seen is None:
+        return together / max(count, 1)
+    seen += count
     return together / np.maximum(seen, 1)
 
 

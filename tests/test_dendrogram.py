@@ -13,9 +13,9 @@ import pytest
 from taxonomy import embeddings
 from taxonomy.corpus import load_corpus
 from taxonomy.dendrogram import build_dendrogram
-from taxonomy.text import paper_texts
 from taxonomy.errors import UserError
 from taxonomy.export import write_outputs
+from taxonomy.text import paper_texts
 from tests.conftest import ABSTRACTS, ROOT, write_papers
 
 OUTPUTS = ["dendrogram.png", "dendrogram.svg", "bk_curve.png", "clusters.csv", "tree.nwk", "tree.json",
@@ -189,8 +189,8 @@ def test_corpus_feature_cache_hit_miss_corruption_and_pruning(tmp_path, monkeypa
 
 
 def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
-    """Second build on the same texts: LSA, term counts, the recipe tree and the bagged consensus come from the
-    cache, and the tree and its names are unchanged (and equal to a build without any cache)."""
+    """Second build on the same texts: term counts, the recipe tree and the bagged consensus come from the
+    cache, and the tree and its names are unchanged; the cached consensus equals one computed without a cache."""
     import taxonomy.dendrogram as dendrogram
 
     monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
@@ -205,6 +205,8 @@ def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
     monkeypatch.setattr(dendrogram.cluster, "consensus_linkage", refuse)
     second = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
     np.testing.assert_array_equal(first.linkage, second.linkage)
+    assert first.node_terms == second.node_terms
+    assert first.baseline_agreement["levels"].equals(second.baseline_agreement["levels"])
     monkeypatch.undo()
     monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
     views = dendrogram.representation_views(paper_texts(load_corpus().papers), "fake", tmp_path, progress=False)
@@ -212,8 +214,6 @@ def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
     cached, cached_condensed = dendrogram.make_tree(views, "consensus", cache_dir=tmp_path)
     np.testing.assert_array_equal(uncached, cached)
     np.testing.assert_array_equal(condensed, cached_condensed)
-    assert first.node_terms == second.node_terms
-    assert first.baseline_agreement["levels"].equals(second.baseline_agreement["levels"])
 
 
 def test_warm_regenerate_does_not_import_scikit_learn(minilm_run, tmp_path):
