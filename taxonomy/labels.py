@@ -94,6 +94,27 @@ def _dedupe(terms: list[str]) -> list[str]:
     return kept
 
 
+def fresh_terms(terms: list[str], used_words: set[str], k: int = 2) -> list[str]:
+    """The first `k` terms none of whose words a higher branch's name already shows ("medical" after
+    "medical segmentation" would read as a second branch about the same thing)."""
+    return [t for t in terms if not set(t.split()) & used_words][:k]
+
+
+def branch_names(Z: np.ndarray, terms: dict[int, list[str]], count: int, k: int = 2) -> dict[int, str]:
+    """Names for the `count` highest named merges, root first, each made of terms no higher name shows."""
+    n = len(Z) + 1
+    used: set[str] = set()
+    names: dict[int, str] = {}
+    for row in range(len(Z) - 1, -1, -1):
+        if len(names) >= count:
+            break
+        chosen = fresh_terms(terms.get(n + row, []), used, k)
+        if chosen:
+            names[n + row] = ", ".join(chosen)
+            used.update(word for term in chosen for word in term.split())
+    return names
+
+
 def _english() -> set[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 

@@ -179,8 +179,10 @@ def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
     """The geometry and labels shared by the PNG (matplotlib) and the SVG (written directly).
 
     Branch names go to the highest merges first, each by its node id; a name is left out where it would repeat
-    a term already shown, overlap another name or leave the plotting area, and the next merge down is tried."""
+    a word already shown, overlap another name or leave the plotting area, and the next merge down is tried."""
     from scipy.cluster import hierarchy
+
+    from taxonomy.labels import fresh_terms
 
     n = result.n
     shown = np.array(result.linkage, dtype=np.float64).copy()
@@ -225,11 +227,11 @@ def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
     for row in range(len(shown) - 1, -1, -1):  # the root first: rows are in merge order
         if len(lay.branches) >= branch_labels:
             break
-        terms = [t for t in result.node_terms.get(n + row, []) if t not in used][:2]
+        terms = fresh_terms(result.node_terms.get(n + row, []), used)
         text = ", ".join(terms)
         if terms and place(float(shown[row, 2]), centre[n + row], text):
             lay.branches.append((float(shown[row, 2]), centre[n + row], text))
-            used.update(terms)
+            used.update(word for term in terms for word in term.split())
     return lay
 
 

@@ -3,6 +3,7 @@ search, click -> panel, filters, collapse and the survey overlay each work."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -75,6 +76,53 @@ def test_page_is_small_self_contained_and_fetches_nothing(built, driver):
     driver.find_element("id", "expand-all").click()
     assert _count(driver, "g.node.leaf") == result.n == 385
     assert _severe(driver) == []
+
+
+def _branch_names(driver) -> list[dict]:
+    """Every visible branch name with its box, and every paper or subtree label's box."""
+    return driver.execute_script("""
+        const box = t => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+        return {names: [...document.querySelectorAll('text.branch-name')].filter(t => t.style.display !== 'none')
+                  .map(t => ({text: t.textContent, box: box(t)})),
+                labels: [...document.querySelectorAll('g.leaf text, g.collapsed text')].map(box)};""")
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_branch_names_neither_repeat_nor_cover_other_text(built, driver):
+    _, page = built
+    _open(driver, page)
+    for expanded in (False, True):
+        if expanded:
+            driver.find_element("id", "expand-all").click()
+        drawn = _branch_names(driver)
+        names = drawn["names"]
+        assert len(names) >= 5, names
+        words = [w for name in names for term in name["text"].split(", ") for w in term.split()]
+        assert len(words) == len(set(words)), names  # no name repeats a word of another
+        for a, b in itertools.combinations(names, 2):
+            assert not _overlap(a["box"], b["box"]), (a["text"], b["text"])
+        for name in names:
+            assert not any(_overlap(name["box"], label) for label in drawn["labels"]), name["text"]
+    assert _severe(driver) == []
+
+
+def test_a_name_that_would_cover_paper_labels_is_hidden(built, driver, tmp_path):
+    from taxonomy.web.html import interactive_payload, render_html
+
+    result, _ = built
+    payload = interactive_payload(result)
+    root = str(2 * result.n - 2)
+    payload["names"][root] = " ".join(f"word{i}" for i in range(200))  # runs far past the leaves
+    page = tmp_path / "crowded.html"
+    page.write_text(render_html(payload), encoding="utf-8")
+    _open(driver, page)
+    driver.find_element("id", "expand-all").click()
+    visible = [name["text"] for name in _branch_names(driver)["names"]]
+    assert payload["names"][root] not in visible
+    assert len(visible) == len(payload["names"]) - 1  # the others still fit
 
 
 def test_search_highlights_matches_and_their_ancestors(built, driver):

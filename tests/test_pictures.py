@@ -117,8 +117,19 @@ def test_branch_names_neither_overlap_nor_repeat(drawn):
             assert not box_a.overlaps(box_b), (a.get_text(), b.get_text())
         for text, box in named.items():
             assert not any(box.overlaps(leaf) for leaf in leaves), text.get_text()
-        terms = [term for _, _, label in lay.branches for term in label.split(", ")]
-        assert len(terms) == len(set(terms))  # no term shown twice, so no name repeats
+        words = [word for _, _, label in lay.branches for term in label.split(", ") for word in term.split()]
+        assert len(words) == len(set(words))  # no word shown twice, so no name repeats or half-repeats another
+
+
+def test_branch_names_go_root_first_and_never_repeat_a_word():
+    from taxonomy.labels import branch_names, fresh_terms
+
+    assert fresh_terms(["medical segmentation", "medical", "anomaly", "video"], {"segmentation"}) == [
+        "medical", "anomaly"]
+    Z = hierarchy.linkage(np.array([[0.0], [1.0], [10.0], [11.0], [30.0]]), "ward")  # root is node 8
+    terms = {8: ["medical", "anomaly"], 7: ["medical segmentation", "video"], 6: ["anomaly"], 5: ["audio", "speech"]}
+    assert branch_names(Z, terms, count=10) == {8: "medical, anomaly", 7: "video", 5: "audio, speech"}
+    assert branch_names(Z, terms, count=2) == {8: "medical, anomaly", 7: "video"}
 
 
 def test_taxonomy_levels_are_drawn_where_they_cut_the_tree(drawn):

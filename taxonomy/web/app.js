@@ -6,7 +6,8 @@
   const meta = DATA.meta, papers = DATA.papers, merges = DATA.merges, n = papers.length;
   const PALETTE = meta.palette, GREY = meta.unlabelled;
   const RESULTS = DATA.results || [], resultsOf = d3.group(RESULTS, r => r.id);
-  const ROW = 15, LEAF_GAP = 8, TREE_W = 520, MARGIN = 12, LABELLED_MERGES = 8;  // the top merges carry names
+  const ROW = 15, LEAF_GAP = 8, TREE_W = 520, MARGIN = 12;
+  const NAMES = DATA.names || {};  // the top merges' names, each with words no higher name shows
 
   // ---- the tree: leaves 0..n-1, merge r is node n + r (SciPy's numbering) ----
   const total = Math.max(2 * n - 1, n);
@@ -143,12 +144,27 @@
           g.append("text").attr("x", w + LEAF_GAP).text(`▸ ${size[v]} papers${t ? ": " + t : ""}${m}${sv}`);
         } else {
           g.append("circle").attr("r", 3).attr("fill", "#777");
-          if (v >= total - LABELLED_MERGES && DATA.terms[v]) g.append("text").attr("x", 4).attr("y", -7).text(DATA.terms[v].slice(0, 2).join(", "));
+          if (NAMES[v]) g.append("text").attr("class", "branch-name").attr("x", 4).attr("y", -7).text(NAMES[v]);
         }
       });
+    hideCrowdedNames();
     d3.select("#search-count").text(matchCount == null ? "" : `${matchCount} match${matchCount === 1 ? "" : "es"}`);
     document.body.dataset.leaves = String(shown.filter(v => v < n).length);
     document.body.dataset.collapsed = String(shown.filter(v => v >= n && !open[v]).length);
+  }
+
+  function hideCrowdedNames() {  // a branch name that would cover a higher one or any paper's label stays hidden
+    const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const labels = [...gNodes.node().querySelectorAll("g.leaf text, g.collapsed text")].map(t => t.getBoundingClientRect());
+    const kept = [];
+    [...gNodes.node().querySelectorAll("text.branch-name")]
+      .sort((a, b) => b.parentNode.__data__ - a.parentNode.__data__)  // higher merges (larger ids) first
+      .forEach(t => {
+        const box = t.getBoundingClientRect();
+        const crowded = kept.some(k => overlaps(box, k)) || labels.some(l => overlaps(box, l));
+        t.style.display = crowded ? "none" : null;
+        if (!crowded) kept.push(box);
+      });
   }
 
   function colourTally(v) {  // a collapsed subtree takes the colour most of its papers have

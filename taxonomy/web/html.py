@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+NAMED_MERGES = 10  # the highest merges carry names on the page (each with words no higher name shows)
 COLLAPSE_ABOVE = 60  # a subtree larger than this opens collapsed, so 5,000+ leaves never freeze the page
 MAX_CUT = 40  # the first view is cut at the largest taxonomy level with at most this many nodes
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
@@ -41,6 +42,7 @@ def initial_cut(result, collapse_above: int) -> int:
 def interactive_payload(result, scores: pd.DataFrame | None = None, collapse_above: int = COLLAPSE_ABOVE,
                         versions: dict | None = None) -> dict:
     """Plain data for the page: papers, the merges with their display heights and names, the taxonomies."""
+    from taxonomy.labels import branch_names
     from taxonomy.plotting import PALETTE, UNLABELLED, display_heights
 
     papers = result.papers
@@ -63,6 +65,7 @@ def interactive_payload(result, scores: pd.DataFrame | None = None, collapse_abo
     heights = display_heights(Z) if len(Z) else np.zeros(0)
     merges = [[int(a), int(b), round(float(h), 5), int(s)] for (a, b, _, s), h in zip(Z, heights)]
     terms = {str(node): list(words) for node, words in result.node_terms.items()}
+    names = {str(node): name for node, name in branch_names(Z, result.node_terms, NAMED_MERGES).items()}
     table = scores if scores is not None else pd.DataFrame()
     meta = {
         "title": f"mimtax dendrogram: {result.n} papers", "n": result.n, "corpus": str(result.config.get("corpus", "")),
@@ -72,7 +75,7 @@ def interactive_payload(result, scores: pd.DataFrame | None = None, collapse_abo
         "scores": json.loads(table.to_json(orient="records", double_precision=3)) if not table.empty else [],
         "with_abstract": result.n_with_abstract, "palette": list(PALETTE), "unlabelled": UNLABELLED,
     }
-    return {"meta": meta, "papers": rows, "merges": merges, "terms": terms,
+    return {"meta": meta, "papers": rows, "merges": merges, "terms": terms, "names": names,
             "taxonomies": list(result.taxonomies.values()), "results": result.results}
 
 
