@@ -2,7 +2,8 @@
 
 The embedding cache works text by text. Some features are computed from the whole corpus at once: the term
 counts that name the tree's branches, survey B's TF-IDF + Ward tree that every score is shown beside, and the
-bagged consensus (keyed by the bytes of its views rather than by texts; see `dendrogram.consensus`). Each takes
+bagged consensus and the leaf-ordered tree (keyed by the bytes of their views rather than by texts; see
+`dendrogram.consensus` and `dendrogram.ordered_tree`). Each takes
 a fraction of a second, and the first two need scikit-learn, whose import (it imports scipy.stats) is about a
 third of a warm regenerate. So each is stored as one `.npz` (no pickle)
 under `<cache>/corpus/`, keyed by a hash of the texts, the parameters and the scikit-learn version: a

@@ -60,14 +60,29 @@ def _serve(conn, folder: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    import queue
+    import threading
+
     from taxonomy import plotting
 
+    # A reader thread takes every message off the pipe as soon as it comes: the scores picture's data is larger
+    # than the pipe's buffer, and without it the parent's send blocked until the tree was drawn (0.4 s).
+    inbox: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = ("stop", None)
+            inbox.put(message)
+            if message[0] == "stop":
+                return
+
+    threading.Thread(target=read, daemon=True).start()
     plotting.warm_up()
     while True:
-        try:
-            kind, result = conn.recv()
-        except EOFError:
-            return
+        kind, result = inbox.get()
         if kind == "stop":
             return
         try:

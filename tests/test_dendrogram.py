@@ -95,6 +95,28 @@ def test_outputs_parse_back(minilm_run):
     assert newick.strip().endswith(";") and newick.count("(") == 384 and "'mae'" in newick
 
 
+def test_graphml_holds_any_title_and_reads_back_as_the_tree(tmp_path):
+    import networkx as nx
+    from dataclasses import replace
+
+    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.export import _graphml
+
+    result = build_dendrogram(embedding="tfidf", progress=False, permutations=1)
+    papers = result.papers.copy()
+    papers.loc[0, "title"] = 'A <b>bold</b> & "quoted" title\x0b with a control character'
+    _graphml(replace(result, papers=papers), tmp_path / "tree.graphml")
+    graph = nx.read_graphml(tmp_path / "tree.graphml")
+    n = result.n
+    assert graph.nodes[papers.loc[0, "id"]]["title"] == 'A <b>bold</b> & "quoted" title with a control character'
+    assert graph.number_of_edges() == 2 * n - 2 and nx.is_tree(graph.to_undirected())
+    root = graph.nodes[f"n{2 * n - 2}"]
+    assert root["size"] == n and root["kind"] == "cluster" and root["height"] == pytest.approx(result.linkage[-1, 2])
+    assert root["terms"] == ", ".join(result.node_terms[2 * n - 2])
+    first = [str(papers["id"].iat[int(c)]) if c < n else f"n{int(c)}" for c in result.linkage[0, :2]]
+    assert set(graph.successors(f"n{n}")) == set(first)
+
+
 @pytest.mark.parametrize("embedding", ["tfidf", "lsa"])
 def test_sparse_embeddings_are_deterministic(tmp_path, embedding):
     runs = []
@@ -189,20 +211,22 @@ def test_corpus_feature_cache_hit_miss_corruption_and_pruning(tmp_path, monkeypa
 
 
 def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
-    """Second build on the same texts: term counts, the recipe tree and the bagged consensus come from the
-    cache, and the tree and its names are unchanged; the cached consensus equals one computed without a cache."""
+    """Second build on the same texts: term counts, the recipe tree, the bagged consensus and the ordered tree
+    come from the cache, and the tree and its names are unchanged; cached equals computed without a cache, and a
+    change of code builds the tree afresh."""
     import taxonomy.dendrogram as dendrogram
 
     monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
     first = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
-    assert list((tmp_path / "corpus").glob("consensus-*.npz"))
+    assert list((tmp_path / "corpus").glob("consensus-*.npz")) and list((tmp_path / "corpus").glob("tree-*.npz"))
 
     def refuse(*args, **kwargs):
         raise AssertionError("recomputed on a warm cache")
 
-    for name in ("lsa_vectors", "tfidf_vectors", "term_counts"):
+    for name in ("lsa_vectors", "tfidf_vectors", "term_counts", "make_tree"):
         monkeypatch.setattr(dendrogram, name, refuse)
-    monkeypatch.setattr(dendrogram.cluster, "consensus_linkage", refuse)
+    for name in ("consensus_linkage", "order_leaves"):
+        monkeypatch.setattr(dendrogram.cluster, name, refuse)
     second = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
     np.testing.assert_array_equal(first.linkage, second.linkage)
     assert first.node_terms == second.node_terms
@@ -214,6 +238,14 @@ def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
     cached, cached_condensed = dendrogram.make_tree(views, "consensus", cache_dir=tmp_path)
     np.testing.assert_array_equal(uncached, cached)
     np.testing.assert_array_equal(condensed, cached_condensed)
+    ordered = dendrogram.ordered_tree(views, "consensus", cache_dir=False)
+    np.testing.assert_array_equal(ordered, dendrogram.cluster.order_leaves(uncached, condensed))
+    np.testing.assert_array_equal(ordered, dendrogram.ordered_tree(views, "consensus", cache_dir=tmp_path))
+    np.testing.assert_array_equal(ordered, first.linkage)
+    monkeypatch.setattr(dendrogram, "_tree_code_digest", lambda: "other code")  # changed code: built afresh
+    monkeypatch.setattr(dendrogram, "make_tree", refuse)
+    with pytest.raises(AssertionError, match="recomputed"):
+        dendrogram.ordered_tree(views, "consensus", cache_dir=tmp_path)
 
 
 def test_warm_regenerate_does_not_import_scikit_learn(minilm_run, tmp_path):

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -537,3 +538,35 @@ def test_ctrl_c_while_the_painter_starts_leaves_no_scratch_folder(tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         Painter(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_painter_takes_a_large_picture_job_while_it_is_still_drawing(tmp_path, monkeypatch):
+    """The scores picture's data is larger than a pipe's buffer: sending it must not wait for the tree picture
+    to be drawn (it did, 0.4 s of every regenerate). The forked painter's tree drawing here waits for a file
+    that the test writes only once the large send has returned."""
+    import threading
+
+    from taxonomy import plotting
+    from taxonomy.painter import Painter
+
+    release = tmp_path / "release"
+
+    def slow_tree(result, png):
+        while not release.exists():
+            time.sleep(0.01)
+        Path(png).write_bytes(b"tree")
+
+    monkeypatch.setattr(plotting, "plot_dendrogram", slow_tree)
+    monkeypatch.setattr(plotting, "warm_up", lambda: None)
+    (tmp_path / "out").mkdir()
+    painter = Painter(tmp_path / "out")
+    try:
+        painter._conn.send(("tree", None))
+        sent = threading.Event()
+        big = {"payload": "x" * 4_000_000}
+        threading.Thread(target=lambda: (painter._conn.send(("noop", big)), sent.set()), daemon=True).start()
+        returned = sent.wait(timeout=60)
+    finally:
+        release.touch()
+        painter.close()
+    assert returned, "the send waited for the drawing to finish"
