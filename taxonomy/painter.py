@@ -73,7 +73,7 @@ def _serve(conn, folder: str) -> None:
         while True:
             try:
                 message = conn.recv()
-            except (EOFError, OSError):
+            except Exception:  # the parent is gone, or a job could not be read: end, and the parent sees why
                 message = ("stop", None)
             inbox.put(message)
             if message[0] == "stop":
