@@ -139,17 +139,33 @@ def views_digest(views: list[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """A hash of the code that builds the consensus and the tree and of the libraries it calls: what is cached
+    from them is only reused by the same code (the views' bytes alone would let a changed algorithm read old
+    results)."""
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    for module in (cluster.__file__, __file__):
+        digest.update(Path(module).read_bytes())
+    for package in ("numpy", "scipy"):
+        digest.update(metadata.version(package).encode())
+    return digest.hexdigest()[:16]
+
+
 def consensus(views: list[np.ndarray], cache_dir=False) -> tuple[np.ndarray, np.ndarray]:
     """`cluster.consensus_linkage` of the views with the default bagging; when bagged (up to BAG_MAX papers,
-    a few tenths of a second for 400) it is cached under `<cache>/corpus/`, keyed by the views' bytes."""
+    a few tenths of a second for 400) it is cached under `<cache>/corpus/`, keyed by the views' bytes and
+    the code."""
     bags = CONSENSUS_BAGS if len(views[0]) <= BAG_MAX else 0
 
     def compute() -> dict[str, np.ndarray]:
         Z, condensed = cluster.consensus_linkage(views, bags=bags)
         return {"linkage": Z, "condensed": condensed.astype(np.float32)}  # float32 co-association: exact
 
-    arrays = cached_arrays("consensus", [views_digest(views)], {"bags": bags, "fraction": 0.8, "seed": 0},
-                           compute, cache_dir if bags else False)
+    params = {"bags": bags, "fraction": 0.8, "seed": 0, "code": _code_digest()}
+    arrays = cached_arrays("consensus", [views_digest(views)], params, compute, cache_dir if bags else False)
     return arrays["linkage"], arrays["condensed"].astype(np.float64)
 
 
@@ -168,20 +184,6 @@ def make_tree(views: list[np.ndarray], linkage: str, exact_max: int = cluster.EX
     return Z, condensed
 
 
-@lru_cache(maxsize=1)
-def _tree_code_digest() -> str:
-    """A hash of the code that builds and orders the tree and of the libraries it calls: a cached tree is
-    only reused by the same code."""
-    from importlib import metadata
-
-    digest = hashlib.sha256()
-    for module in (cluster.__file__, __file__):
-        digest.update(Path(module).read_bytes())
-    for package in ("numpy", "scipy"):
-        digest.update(metadata.version(package).encode())
-    return digest.hexdigest()[:16]
-
-
 def ordered_tree(views: list[np.ndarray], linkage: str, cache_dir=None) -> np.ndarray:
     """`make_tree` with its leaves optimally ordered for the picture. Optimal leaf ordering is the slowest step
     of a warm regenerate (a tenth of a second for 385 papers, on the path to the first picture), so the ordered
@@ -191,7 +193,7 @@ def ordered_tree(views: list[np.ndarray], linkage: str, cache_dir=None) -> np.nd
         Z, condensed = make_tree(views, linkage, cache_dir=cache_dir)
         return {"linkage": cluster.order_leaves(Z, condensed) if condensed is not None else Z}
 
-    params = {"linkage": linkage, "code": _tree_code_digest()}
+    params = {"linkage": linkage, "code": _code_digest()}
     return cached_arrays("tree", [views_digest(views)], params, compute, cache_dir)["linkage"]
 
 

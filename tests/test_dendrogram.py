@@ -242,7 +242,10 @@ def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
     np.testing.assert_array_equal(ordered, dendrogram.cluster.order_leaves(uncached, condensed))
     np.testing.assert_array_equal(ordered, dendrogram.ordered_tree(views, "consensus", cache_dir=tmp_path))
     np.testing.assert_array_equal(ordered, first.linkage)
-    monkeypatch.setattr(dendrogram, "_tree_code_digest", lambda: "other code")  # changed code: built afresh
+    monkeypatch.setattr(dendrogram, "_code_digest", lambda: "other code")  # changed code: both built afresh
+    monkeypatch.setattr(dendrogram.cluster, "consensus_linkage", refuse)
+    with pytest.raises(AssertionError, match="recomputed"):
+        dendrogram.consensus(views[1:], cache_dir=tmp_path)
     monkeypatch.setattr(dendrogram, "make_tree", refuse)
     with pytest.raises(AssertionError, match="recomputed"):
         dendrogram.ordered_tree(views, "consensus", cache_dir=tmp_path)
