@@ -36,14 +36,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, save  # noqa: E402
 
-from taxonomy import cluster  # noqa: E402
-from taxonomy.agreement import level_scores  # noqa: E402
-from taxonomy.corpus import Corpus, load_corpus  # noqa: E402
-from taxonomy.dendrogram import (PAPERS_PER_GROUP, align_text_kinds, build_dendrogram, consensus,  # noqa: E402
+from taxonomy.clustering import cluster  # noqa: E402
+from taxonomy.clustering.agreement import level_scores  # noqa: E402
+from taxonomy.corpus.folder import Corpus, load_corpus  # noqa: E402
+from taxonomy.clustering.dendrogram import (PAPERS_PER_GROUP, align_text_kinds, build_dendrogram, consensus,  # noqa: E402
                                  make_tree, representation_views)
-from taxonomy.embeddings import lsa_vectors  # noqa: E402
-from taxonomy.export import score_table  # noqa: E402
-from taxonomy.text import PaperTexts, paper_texts  # noqa: E402
+from taxonomy.clustering.embeddings import lsa_vectors  # noqa: E402
+from taxonomy.render.export import score_table  # noqa: E402
+from taxonomy.corpus.text import PaperTexts, paper_texts  # noqa: E402
 
 ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"
 LEVELS = ("section", "subsection")
@@ -233,7 +233,7 @@ def main() -> None:
     table = score_table(result)
     print("\nthe shipped corpus's report (mimtax dendrogram --abstracts ...):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    from taxonomy.plotting import plot_dendrogram
+    from taxonomy.render.plotting import plot_dendrogram
 
     RESULTS.mkdir(exist_ok=True)
     plot_dendrogram(result, RESULTS / "dendrogram-with-abstracts.png")

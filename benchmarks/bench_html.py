@@ -39,8 +39,8 @@ def open_time(driver, page: Path, ready: bool) -> float:
 def synthetic(folder: Path, n: int) -> Path:
     from scipy.cluster import hierarchy
 
-    from taxonomy.dendrogram import Dendrogram
-    from taxonomy.web import write_html
+    from taxonomy.clustering.dendrogram import Dendrogram
+    from taxonomy.render.web import write_html
 
     rng = np.random.default_rng(0)
     Z = hierarchy.linkage(rng.standard_normal((n, 8)), "ward")
@@ -59,8 +59,8 @@ def main() -> None:
     args = parser.parse_args()
     from selenium.webdriver.support.ui import Select
 
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import write_outputs
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.render.export import write_outputs
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -41,7 +41,7 @@ def data(n: int, dim: int = 384, seed: int = 0, noise: float = 0.35) -> np.ndarr
 
 def child(method: str, n: int, out: str, noise: float) -> None:
     sys.path.insert(0, str(ROOT))
-    from taxonomy import cluster
+    from taxonomy.clustering import cluster
 
     X = data(n, noise=noise)
     start = time.perf_counter()

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 from bench_dendrogram_quality import ABSTRACTS, LEVELS, scores, subset  # noqa: E402
 
-from taxonomy.corpus import load_corpus  # noqa: E402
-from taxonomy.dendrogram import make_tree, representation_views  # noqa: E402
-from taxonomy.embeddings import SentenceEncoder  # noqa: E402
-from taxonomy.text import paper_texts  # noqa: E402
+from taxonomy.corpus.folder import load_corpus  # noqa: E402
+from taxonomy.clustering.dendrogram import make_tree, representation_views  # noqa: E402
+from taxonomy.clustering.embeddings import SentenceEncoder  # noqa: E402
+from taxonomy.corpus.text import paper_texts  # noqa: E402
 
 BACKENDS = ("minilm", "minilm-onnx", "minilm-onnx-int8")
 MAX_AMI_CHANGE = 0.005

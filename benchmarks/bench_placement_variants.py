@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from taxonomy.corpus import load_corpus  # noqa: E402
-from taxonomy.place import DESCRIPTION_WEIGHTS, PRIOR_WEIGHTS, TEMPERATURES, Placer, VoteParams  # noqa: E402
+from taxonomy.corpus.folder import load_corpus  # noqa: E402
+from taxonomy.explore.place import DESCRIPTION_WEIGHTS, PRIOR_WEIGHTS, TEMPERATURES, Placer, VoteParams  # noqa: E402
 
 ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"
 TAXONOMY = "awesome-mim"

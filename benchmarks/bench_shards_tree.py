@@ -43,7 +43,7 @@ def write_shards(n: int, folder: Path) -> None:
 
 
 def child(kind: str, n: int, folder: str, out: str) -> None:
-    from taxonomy.cluster import two_stage_linkage
+    from taxonomy.clustering.cluster import two_stage_linkage
     from taxonomy.scale.shards import ShardedVectors
 
     X = ShardedVectors(folder) if kind == "shards" else data(n).astype(np.float16).astype(np.float32)

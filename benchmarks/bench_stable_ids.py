@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from taxonomy.corpus import Corpus, load_corpus  # noqa: E402
-from taxonomy.dendrogram import build_dendrogram  # noqa: E402
-from taxonomy.export import change_summary, write_outputs  # noqa: E402
-from taxonomy.stable_ids import assign_ids, kept_share, read_previous  # noqa: E402
+from taxonomy.corpus.folder import Corpus, load_corpus  # noqa: E402
+from taxonomy.clustering.dendrogram import build_dendrogram  # noqa: E402
+from taxonomy.render.export import change_summary, write_outputs  # noqa: E402
+from taxonomy.clustering.stable_ids import assign_ids, kept_share, read_previous  # noqa: E402
 
 ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"
 

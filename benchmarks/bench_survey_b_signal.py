@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from taxonomy.corpus import load_corpus  # noqa: E402
-from taxonomy.place import Placer  # noqa: E402
+from taxonomy.corpus.folder import load_corpus  # noqa: E402
+from taxonomy.explore.place import Placer  # noqa: E402
 
 ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"
 K, TEMPERATURE, SHUFFLES = 20, 0.05, 200

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from taxonomy.corpus import Corpus, load_corpus  # noqa: E402
-from taxonomy.store import store_rows  # noqa: E402
-from taxonomy.text import paper_texts  # noqa: E402
+from taxonomy.corpus.folder import Corpus, load_corpus  # noqa: E402
+from taxonomy.corpus.store import store_rows  # noqa: E402
+from taxonomy.corpus.text import paper_texts  # noqa: E402
 from taxonomy.update import NewPapers, compute_whats_new  # noqa: E402
 
 ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"

@@ -20,9 +20,7 @@ branch links to. Everything here is the library API that `mimtax dendrogram` use
 
 from IPython.display import display
 
-from taxonomy import load_corpus
-from taxonomy.dendrogram import build_dendrogram
-from taxonomy.export import score_table
+from taxonomy import build_dendrogram, load_corpus, score_table
 
 corpus = load_corpus()
 print(len(corpus), "papers;", ", ".join(f"{t.name}: {len(t.nodes)} nodes" for t in corpus.taxonomies.values()))
@@ -35,7 +33,7 @@ abstracts = abstracts if ADD_ABSTRACTS and abstracts.exists() else None
 
 result = build_dendrogram(corpus, abstracts=abstracts, embedding="minilm", progress=False)
 print(f"{result.n} papers, {result.n_with_abstract} with an abstract; linkage: {result.config['linkage']}")"""),
-        ("code", """from taxonomy.plotting import plot_bk_curve, plot_dendrogram
+        ("code", """from taxonomy.render.plotting import plot_bk_curve, plot_dendrogram
 
 display(plot_dendrogram(result))"""),
         ("md", """## Agreement with the taxonomies
@@ -86,8 +84,8 @@ with code?"""),
         ("md", """## Reported results by year"""),
         ("code", """from IPython.display import display
 
-from taxonomy.plotting import plot_reported_results
-from taxonomy.stats import compute_reported_results
+from taxonomy.render.plotting import plot_reported_results
+from taxonomy.corpus.stats import compute_reported_results
 
 results = compute_reported_results(corpus)
 display(plot_reported_results(results))

@@ -22,6 +22,20 @@ export_app = typer.Typer(no_args_is_help=True, help="Figures and tables for a su
 app.add_typer(export_app, name="export")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from taxonomy import __version__
+
+        print(f"mimtax {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+    """A living taxonomy of masked image modeling."""
+
+
 def _reader_left() -> None:
     """The reader of a pipe left (`mimtax categories | head -1`): that is not an error. Standard output goes to
     /dev/null so the interpreter's final flush does not fail again, and the command ends with success."""
@@ -54,14 +68,14 @@ def _table(title: str, frame, columns: list[str]) -> Table:
 @corpus_app.command("info")
 def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(15, min=1, help="Venues to list.")) -> None:
     """Counts per taxonomy node, year and venue."""
-    from taxonomy.corpus import load_corpus
-    from taxonomy.stats import compute_counts, compute_node_counts, compute_summary
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.corpus.stats import compute_counts, compute_node_counts, compute_summary
 
     c = load_corpus(corpus)
     summary = compute_summary(c)
     console.print(f"[bold]{c.path}[/bold]: {summary['papers']} papers, {summary['arxiv_ids']} with an arXiv id, "
                   f"{summary['results']} reported results")
-    from taxonomy.facets import compute_facets, coverage, in_lists
+    from taxonomy.corpus.facets import compute_facets, coverage, in_lists
 
     facets = compute_facets(c)
     cover = coverage(c, facets)
@@ -90,7 +104,7 @@ def corpus_info(corpus: Optional[Path] = CorpusOption, top: int = typer.Option(1
 @corpus_app.command("validate")
 def corpus_validate(path: Optional[Path] = typer.Argument(None, help="Corpus folder or papers.csv.")) -> None:
     """Report every problem as file:line: column: message; exit 1 if there is any."""
-    from taxonomy.corpus import default_data_dir, validate
+    from taxonomy.corpus.folder import default_data_dir, validate
 
     target = path or default_data_dir()
     problems = validate(target)
@@ -99,7 +113,7 @@ def corpus_validate(path: Optional[Path] = typer.Argument(None, help="Corpus fol
     if problems:
         print(f"{len(problems)} problem(s) in {target}", file=sys.stderr)
         raise typer.Exit(1)
-    from taxonomy.corpus import load_corpus
+    from taxonomy.corpus.folder import load_corpus
     c = load_corpus(target)
     print(f"{target}: OK: {len(c)} papers, {len(c.taxonomies)} taxonomies, {len(c.results)} results, 0 problems")
 
@@ -117,7 +131,7 @@ def corpus_import(
     force: bool = typer.Option(False, "--force", help="Replace --out if it already holds files."),
 ) -> None:
     """Build a corpus from your paper lists, merging duplicates on DOI, arXiv id and title."""
-    from taxonomy.importer import import_corpus, write_corpus
+    from taxonomy.corpus.importer import import_corpus, write_corpus
 
     pairs = {}
     for item in mapping:
@@ -154,7 +168,7 @@ def enrich(
     """Fetch missing abstracts and arXiv ids into the corpus's local store (the only command that uses the network).
 
     Keys: OPENALEX_API_KEY / OPENALEX_MAILTO, SEMANTIC_SCHOLAR_API_KEY (or S2_API_KEY). Interrupted runs resume."""
-    from taxonomy.enrich import enrich as run_enrich
+    from taxonomy.corpus.enrich import enrich as run_enrich
 
     summary = run_enrich(corpus, source, store, batch_size, limit, retry_missing)
     console.print(f"{summary.source}: asked about {summary.asked} papers in {summary.requests} requests; "
@@ -205,10 +219,10 @@ def dendrogram(
                       f"in {time.perf_counter() - start:.1f} s")
         return
 
-    from taxonomy.fsutil import output_folder
-    from taxonomy.painter import Painter
-
     import signal
+
+    from taxonomy.fsutil import output_folder
+    from taxonomy.render.painter import Painter
 
     # SIGTERM unwinds like Ctrl-C, so the staging and drawing folders are removed on the way out
     signal.signal(signal.SIGTERM, _interrupt)
@@ -219,8 +233,8 @@ def dendrogram(
         painter = None
         try:
             painter = None if no_pictures else Painter.start(out)  # forks now, before the heavy imports
-            from taxonomy.dendrogram import build_dendrogram
-            from taxonomy.export import score_table, write_outputs
+            from taxonomy.clustering.dendrogram import build_dendrogram
+            from taxonomy.render.export import score_table, write_outputs
 
             result = build_dendrogram(corpus, abstracts=abstracts, embedding=embedding, linkage=linkage,
                                       taxonomy=taxonomy, guided=guided, cache_dir=cache, audit=audit,
@@ -252,7 +266,7 @@ def dendrogram(
         console.print(_table("Guided tree: AMI of each level learned inside the given levels above it", guided,
                              list(guided.columns)))
     if not result.cluster_changes.empty:
-        from taxonomy.export import change_summary
+        from taxonomy.render.export import change_summary
 
         summary = change_summary(result)
         console.print("cluster ids kept from the previous run: " + ", ".join(
@@ -310,7 +324,7 @@ def run(
     if list_methods or method is None:
         import pandas as pd
 
-        from taxonomy.corpus import load_corpus
+        from taxonomy.corpus.folder import load_corpus
 
         papers = load_corpus().papers.set_index("id")
         rows = [dict(method=m.name, target=m.target, masking=m.masking,
@@ -413,8 +427,8 @@ def categories(
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
     """The taxonomy as an indented tree with paper counts (and survey B's aspects)."""
-    from taxonomy.corpus import load_corpus
-    from taxonomy.stats import compute_node_counts
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.corpus.stats import compute_node_counts
 
     c = load_corpus(corpus)
     tax = c.taxonomy(taxonomy)
@@ -447,7 +461,7 @@ def query(
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
     """Papers by category, facet, year, venue, code and text."""
-    from taxonomy.query import query as run_query
+    from taxonomy.explore.query import query as run_query
 
     _check_format(fmt)
 
@@ -480,9 +494,9 @@ def place(
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
     """Where a new paper goes in both taxonomies: candidate nodes with calibrated scores, and nearest papers."""
-    from taxonomy.corpus import load_corpus
-    from taxonomy.place import Placer
-    from taxonomy.text import read_abstracts
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.corpus.text import read_abstracts
+    from taxonomy.explore.place import Placer
 
     if bool(title) == bool(file):
         raise UserError("give either --title (with --abstract) or --file new.jsonl")
@@ -525,8 +539,8 @@ def audit(
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
     """Papers whose text places them confidently in another node than the survey's: candidates to review."""
-    from taxonomy.corpus import load_corpus
-    from taxonomy.place import audit as run_audit
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.explore.place import audit as run_audit
 
     _check_format(fmt)
     frame = run_audit(load_corpus(corpus), taxonomy, abstracts, threshold)
@@ -549,7 +563,7 @@ def update(
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
     """What is new since the corpus: duplicates, placement, papers that fit no node and suggested categories."""
-    from taxonomy.corpus import load_corpus
+    from taxonomy.corpus.folder import load_corpus
     from taxonomy.fsutil import output_folder
     from taxonomy.update import compute_whats_new, read_new_papers
     from taxonomy.update.report import write_whats_new
@@ -589,10 +603,10 @@ def export_latex(
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
     """A forest figure with \\cite leaves and counts, booktabs tables per node, and references.bib."""
-    from taxonomy.corpus import load_corpus
-    from taxonomy.dendrogram import resolve_taxonomy
+    from taxonomy.clustering.dendrogram import resolve_taxonomy
+    from taxonomy.corpus.folder import load_corpus
     from taxonomy.fsutil import output_folder
-    from taxonomy.latex import write_latex
+    from taxonomy.render.latex import write_latex
 
     c = load_corpus(corpus)
     name = resolve_taxonomy(c, taxonomy)
@@ -602,7 +616,7 @@ def export_latex(
         raise UserError("--k cuts the learned tree: give it with --tree")
     result = None
     if tree:
-        from taxonomy.dendrogram import build_dendrogram
+        from taxonomy.clustering.dendrogram import build_dendrogram
 
         k = k or (c.taxonomy(name).level_sizes()[-1] if name else 20)
         if k >= len(c):
@@ -628,8 +642,8 @@ def leaderboard(
     corpus: Optional[Path] = CorpusOption,
 ) -> None:
     """Reported results ranked within each taxonomy node, same benchmark and backbone only."""
-    from taxonomy.corpus import load_corpus
-    from taxonomy.leaderboard import compute_leaderboard, plot_leaderboard
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.explore.leaderboard import compute_leaderboard, plot_leaderboard
 
     _check_format(fmt)
     frame = compute_leaderboard(load_corpus(corpus), taxonomy, category, benchmark, backbone, level)

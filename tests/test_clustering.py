@@ -9,9 +9,15 @@ from hypothesis import strategies as st
 from scipy.cluster import hierarchy
 from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score
 
-from taxonomy import cluster
-from taxonomy.agreement import bk_curve, cophenetic_correlation, dendrogram_purity, flat_scores, fowlkes_mallows
-from taxonomy.tree import parse_taxonomy
+from taxonomy.clustering import cluster
+from taxonomy.clustering.agreement import (
+    bk_curve,
+    cophenetic_correlation,
+    dendrogram_purity,
+    flat_scores,
+    fowlkes_mallows,
+)
+from taxonomy.corpus.tree import parse_taxonomy
 
 # a tree over 4 papers: ((0, 1), (2, 3))
 PAIRED = np.array([[0, 1, 1.0, 2], [2, 3, 1.0, 2], [4, 5, 2.0, 4]], dtype=float)
@@ -87,7 +93,7 @@ def test_expected_mutual_information_hand_computed_and_edge_cases():
     (adds 2/4 ln 2), so E[MI] = 4 * (1/6) * (1/2) ln 2 = ln 2 / 3."""
     from sklearn import metrics
 
-    from taxonomy.agreement import expected_mutual_information
+    from taxonomy.clustering.agreement import expected_mutual_information
 
     assert expected_mutual_information(np.array([2, 2]), np.array([2, 2]), 4) == pytest.approx(np.log(2) / 3)
     for a, b in [([0] * 6, [0] * 6), ([0] * 6, list(range(6))), (list(range(6)), list(range(6))), ([0, 1], [1, 0])]:
@@ -127,7 +133,7 @@ def test_cophenetic_correlation_hand_computed():
 def test_pearson_matches_scipy():
     from scipy.stats import pearsonr
 
-    from taxonomy.agreement import _pearson
+    from taxonomy.clustering.agreement import _pearson
 
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=50), rng.normal(size=50)
@@ -251,7 +257,7 @@ def test_ami_matches_scikit_learn_on_any_labelling(data):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(0, 5), st.integers(1, 50))
 def test_expected_mutual_information_is_the_same_in_any_chunk_size(row_sizes, shuffle_seed, chunk):
-    from taxonomy.agreement import expected_mutual_information
+    from taxonomy.clustering.agreement import expected_mutual_information
 
     rows = np.array(row_sizes, dtype=np.int64)
     n = int(rows.sum())
@@ -265,7 +271,7 @@ def test_expected_mutual_information_runs_in_fixed_memory():
     """200,000 papers in 2 x 3 groups: about 400,000 terms, ~30 MB if evaluated at once; chunked, far less."""
     import tracemalloc
 
-    from taxonomy.agreement import expected_mutual_information
+    from taxonomy.clustering.agreement import expected_mutual_information
 
     rows, cols = np.array([120_000, 80_000]), np.array([90_000, 70_000, 40_000])
     whole = expected_mutual_information(rows, cols, 200_000, chunk=10**9)

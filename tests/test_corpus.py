@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taxonomy import load_corpus, save_papers, validate
-from taxonomy.corpus import PAPER_COLUMNS
+from taxonomy.corpus.folder import PAPER_COLUMNS
 from taxonomy.errors import CorpusError
 from tests.conftest import DATA, ROOT, SHARED, write_papers
 
@@ -46,7 +46,7 @@ def test_taxonomy_node_counts_match_surveys():
 
 
 def test_per_node_counts_match_survey_a_list():
-    from taxonomy.stats import compute_node_counts
+    from taxonomy.corpus.stats import compute_node_counts
 
     counts = compute_node_counts(load_corpus(), "awesome-mim").set_index("node")["papers"]
     assert counts["fundamental/transformers"] == 65

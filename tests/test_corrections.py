@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from taxonomy.corpus import load_corpus, validate
+from taxonomy.corpus.folder import load_corpus, validate
 from taxonomy.errors import CorpusError
 from tests.conftest import run_cli
 
@@ -46,7 +46,7 @@ def test_query_place_audit_and_dendrogram_honour_them(corrected, tmp_path):
     query = run_cli("query", "--category", "Image world models", "--format", "csv", "--corpus", str(corrected))
     assert query.returncode == 0, query.stderr
     assert pd.read_csv(pd.io.common.StringIO(query.stdout))["id"].tolist() == ["i-jepa"]
-    from taxonomy.place import Placer, audit
+    from taxonomy.explore.place import Placer, audit
 
     c = load_corpus(corrected)
     placer = Placer().fit(c, progress=False)

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taxonomy import embeddings
-from taxonomy.corpus import load_corpus
-from taxonomy.dendrogram import build_dendrogram
+from taxonomy.clustering import embeddings
+from taxonomy.clustering.dendrogram import build_dendrogram
+from taxonomy.corpus.folder import load_corpus
+from taxonomy.corpus.text import paper_texts
 from taxonomy.errors import UserError
-from taxonomy.export import write_outputs
-from taxonomy.text import paper_texts
+from taxonomy.render.export import write_outputs
 from tests.conftest import ABSTRACTS, ROOT, write_papers
 
 OUTPUTS = ["dendrogram.png", "dendrogram.svg", "bk_curve.png", "clusters.csv", "tree.nwk", "tree.json",
@@ -96,11 +96,12 @@ def test_outputs_parse_back(minilm_run):
 
 
 def test_graphml_holds_any_title_and_reads_back_as_the_tree(tmp_path):
-    import networkx as nx
     from dataclasses import replace
 
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import _graphml
+    import networkx as nx
+
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.render.export import _graphml
 
     result = build_dendrogram(embedding="tfidf", progress=False, permutations=1)
     papers = result.papers.copy()
@@ -115,6 +116,30 @@ def test_graphml_holds_any_title_and_reads_back_as_the_tree(tmp_path):
     assert root["terms"] == ", ".join(result.node_terms[2 * n - 2])
     first = [str(papers["id"].iat[int(c)]) if c < n else f"n{int(c)}" for c in result.linkage[0, :2]]
     assert set(graph.successors(f"n{n}")) == set(first)
+
+
+def test_report_lists_clusters_in_number_order_and_keeps_its_table_whole():
+    import re
+    from dataclasses import replace
+
+    from taxonomy.clustering.dendrogram import track_clusters
+    from taxonomy.render.export import report_markdown
+
+    result = track_clusters(build_dendrogram(embedding="tfidf", progress=False, permutations=1), None)
+    cuts = result.cuts.copy()
+    column = "id_k28"  # C1, C2, ..., C28: the ids a run writes
+    first = cuts[column].iloc[0]
+    rows = cuts.index[cuts[column] == first]
+    cuts.loc[rows[0], "short_name"] = ""
+    cuts.loc[rows[0], "title"] = "Pipes | in a title that is much longer than any table cell should hold"
+    text = report_markdown(replace(result, cuts=cuts))
+    table = text.split("## Clusters and the implementations they link to")[1].split("\n\n## ")[0]
+    rows_md = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| cluster")]
+    ids = [line.split(" | ")[0][2:] for line in rows_md]
+    numbers = [int(re.sub(r"\D", "", i)) for i in ids]
+    assert len(ids) == 28 and numbers == sorted(numbers)  # C2 before C10
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 6 for line in rows_md)  # 5 cells, an escaped pipe inside
+    assert "Pipes \\| in a title that is much longer…" in text  # cut at a word, marked as cut
 
 
 @pytest.mark.parametrize("embedding", ["tfidf", "lsa"])
@@ -182,7 +207,7 @@ def test_cache_rejects_mismatched_keys(tmp_path, monkeypatch):
 def test_corpus_feature_cache_hit_miss_corruption_and_pruning(tmp_path, monkeypatch):
     """Corpus-level features are computed once per exact set of texts, recomputed when any text changes or the
     file is damaged, and old entries are pruned."""
-    from taxonomy import featcache
+    from taxonomy.clustering import featcache
 
     calls = []
 
@@ -214,7 +239,7 @@ def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
     """Second build on the same texts: term counts, the recipe tree, the bagged consensus and the ordered tree
     come from the cache, and the tree and its names are unchanged; cached equals computed without a cache, and a
     change of code builds the tree afresh."""
-    import taxonomy.dendrogram as dendrogram
+    import taxonomy.clustering.dendrogram as dendrogram
 
     monkeypatch.setattr(embeddings, "SentenceEncoder", FakeEncoder)
     first = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)
@@ -280,7 +305,7 @@ def test_text_kinds_are_aligned_before_clustering():
     text dominates the raw vectors (papers pair up by kind); after the alignment they pair up by topic."""
     from scipy.cluster import hierarchy
 
-    from taxonomy.dendrogram import align_text_kinds
+    from taxonomy.clustering.dendrogram import align_text_kinds
 
     rng = np.random.default_rng(0)
     topic = np.repeat([0, 1], 20)
@@ -299,14 +324,14 @@ def test_text_kinds_are_aligned_before_clustering():
 
 def test_survey_recipe_is_not_aligned():
     """`--embedding tfidf` is survey B's recipe exactly: no alignment, the same tree as the baseline."""
-    from taxonomy.dendrogram import representation_views, survey_recipe_linkage
-    from taxonomy.text import PaperTexts
+    from taxonomy.clustering.dendrogram import representation_views, survey_recipe_linkage
+    from taxonomy.corpus.text import PaperTexts
 
     texts = PaperTexts(titles=[f"masked {w} model" for w in "abcdefghijklmnopqrstuvwxyz"],
                        abstracts=["" if i % 2 else f"an abstract about topic {i % 5}" for i in range(26)])
     (view,) = representation_views(texts, "tfidf", progress=False)
     np.testing.assert_array_equal(view, embeddings.tfidf_vectors(texts.combined()))
-    from taxonomy import cluster
+    from taxonomy.clustering import cluster
 
     np.testing.assert_array_equal(cluster.exact_linkage(view, "ward"), survey_recipe_linkage(texts.combined()))
 
@@ -376,7 +401,7 @@ def _shared_id_papers():
 def test_abstracts_shared_arxiv_ids_are_matched_by_title_and_reported():
     """A paper and its v2, or two names of one method, share an arXiv id: each gets its own abstract, found by
     its title, and every ambiguity is reported (first row no longer wins)."""
-    from taxonomy.text import match_abstracts
+    from taxonomy.corpus.text import match_abstracts
 
     rows = [  # rows keyed by their file's own numbering, as in the dev abstracts: the arXiv id is the link
         {"key": "p1", "arxiv_id": "2303.14389", "title": "Masked Diffusion Transformer is a Strong Image Synthesizer",
@@ -441,7 +466,7 @@ def test_failed_write_leaves_previous_outputs(tmp_path, monkeypatch):
     write_outputs(result, tmp_path, pictures=False)
     before = (tmp_path / "report.json").read_bytes()
 
-    import taxonomy.export as export
+    import taxonomy.render.export as export
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -482,8 +507,8 @@ def test_branch_names_go_to_their_own_node_when_merge_heights_tie():
     import numpy as np
     import pandas as pd
 
-    from taxonomy.painter import PictureData
-    from taxonomy.plotting import dendrogram_layout
+    from taxonomy.render.painter import PictureData
+    from taxonomy.render.plotting import dendrogram_layout
 
     linkage = np.array([[0, 1, 1.0, 2], [2, 3, 1.0, 2], [4, 5, 2.0, 4]], dtype=float)  # two merges tie at 1.0
     tree = PictureData(4, linkage, ["a0", "a1", "b2", "b3"], {4: ["alpha"], 5: ["beta"], 6: ["root"]}, {}, None,
@@ -500,8 +525,8 @@ def test_the_bk_figure_says_what_bk_is(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from taxonomy.painter import PictureData
-    from taxonomy.plotting import plot_bk_curve
+    from taxonomy.render.painter import PictureData
+    from taxonomy.render.plotting import plot_bk_curve
 
     curve = pd.DataFrame({"k": [2, 3], "bk": [0.3, 0.2], "permutation_mean": [0.1, 0.1]})
     result = PictureData(3, np.zeros((2, 4)), ["a", "b", "c"], {}, {}, "t", {}, pd.DataFrame(index=range(3)),

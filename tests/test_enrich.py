@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from taxonomy.corpus import load_corpus
-from taxonomy.enrich import FetchError, HttpClient, enrich
-from taxonomy.enrich.clients import ArxivClient, OpenAlexClient, SemanticScholarClient, inverted_to_text
-from taxonomy.enrich.http import retry_after
-from taxonomy.store import AbstractStore
-from taxonomy.text import paper_texts
+from taxonomy.corpus.enrich import FetchError, HttpClient, enrich
+from taxonomy.corpus.enrich.clients import ArxivClient, OpenAlexClient, SemanticScholarClient, inverted_to_text
+from taxonomy.corpus.enrich.http import retry_after
+from taxonomy.corpus.folder import load_corpus
+from taxonomy.corpus.store import AbstractStore
+from taxonomy.corpus.text import paper_texts
 from tests.conftest import run_cli, write_papers
 
 HEADER = "id,title,year,arxiv_id,doi"
@@ -297,7 +297,7 @@ def test_enrich_keeps_progress_and_resumes_after_a_failure(server, corpus):
 def test_store_feeds_the_texts_of_every_job(server, corpus):
     base, _ = server(openalex_handler)
     enrich(corpus, client=OpenAlexClient(fast_http(base)), progress=False)
-    from taxonomy.store import store_rows
+    from taxonomy.corpus.store import store_rows
 
     loaded = load_corpus(corpus)
     texts = paper_texts(loaded.papers, None, store_rows(loaded))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from taxonomy.corpus import load_corpus, validate
+from taxonomy.corpus.facets import FACETS, compute_facets, coverage, in_lists, infer
+from taxonomy.corpus.folder import load_corpus, validate
 from taxonomy.errors import UserError
-from taxonomy.facets import FACETS, compute_facets, coverage, in_lists, infer
-from taxonomy.leaderboard import compute_leaderboard, plot_leaderboard
-from taxonomy.query import query
+from taxonomy.explore.leaderboard import compute_leaderboard, plot_leaderboard
+from taxonomy.explore.query import query
 from tests.conftest import run_cli
 
 
@@ -60,7 +60,7 @@ def test_every_listed_paper_has_facets_and_curated_values_win(corpus):
 
 def test_reported_results_give_a_curated_backbone(corpus):
     """A paper the crosswalk leaves without a backbone takes its family from the backbones its results name."""
-    from taxonomy.facets import backbone_from_results
+    from taxonomy.corpus.facets import backbone_from_results
 
     assert backbone_from_results(["ViT-B/16", "ResNet-50"]) == "ViT+CNN"
     assert backbone_from_results(["Swin-B", "ViT-B/16"]) == "ViT"
@@ -140,9 +140,9 @@ def test_cli_leaderboard_and_plot(tmp_path):
 def test_like_for_like_prefers_figures_without_extra_pretraining_data():
     """BEiT v2 reports ViT-B/16 with and without an ImageNet-21K stage: the query column and the year plot take
     the ImageNet-1K-only figure; the leaderboard keeps both and flags the other."""
-    from taxonomy.corpus import load_corpus
-    from taxonomy.leaderboard import compute_leaderboard
-    from taxonomy.query import best_results
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.explore.leaderboard import compute_leaderboard
+    from taxonomy.explore.query import best_results
 
     corpus = load_corpus()
     res = corpus.results

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taxonomy import embeddings
-from taxonomy.store import AbstractStore
+from taxonomy.clustering import embeddings
+from taxonomy.corpus.store import AbstractStore
 from tests.conftest import DATA, ROOT, run_cli
 
 BIB = """@article{a1, title = {Masked Patches for Everyone}, author = {Doe, Jane}, year = {2023},
@@ -133,7 +133,7 @@ def test_imported_folder_follows_the_umask(tmp_path):
 
 WRITER = textwrap.dedent("""
     import sys
-    from taxonomy.store import AbstractStore
+    from taxonomy.corpus.store import AbstractStore
     path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = AbstractStore.load(path)
     for start in range(0, n, 5):
@@ -205,7 +205,7 @@ def test_store_jsonl_export_import_and_legacy_migration(tmp_path):
 CACHE_WRITER = textwrap.dedent("""
     import sys
     import numpy as np
-    from taxonomy.embeddings import EmbeddingCache
+    from taxonomy.clustering.embeddings import EmbeddingCache
     root, tag, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for r in range(rounds):
         cache = EmbeddingCache(root, "fake")
@@ -298,6 +298,13 @@ def test_negative_counts_are_usage_errors(tmp_path):
         assert "Invalid value" in one_line_error(run_cli(*args), code=2)
 
 
+def test_version_is_the_installed_package_version():
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout == f"mimtax {version('mimtax')}\n" and not result.stderr
+
+
 def test_cache_that_is_a_file_is_one_line(tmp_path):
     cache = tmp_path / "cache"
     cache.write_text("not a folder", encoding="utf-8")
@@ -360,8 +367,8 @@ def test_empty_import_names_the_file(tmp_path):
 # --- output folders: stale files, leftovers, empty folders ---------------------------------------------------
 
 def test_no_pictures_removes_the_earlier_runs_pictures_but_nothing_else(tmp_path):
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import write_outputs
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.render.export import write_outputs
 
     result = build_dendrogram(embedding="tfidf", progress=False)
     write_outputs(result, tmp_path)
@@ -377,8 +384,8 @@ def test_no_pictures_removes_the_earlier_runs_pictures_but_nothing_else(tmp_path
 
 
 def test_a_foreign_manifest_removes_nothing(tmp_path):
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import write_outputs
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.render.export import write_outputs
 
     (tmp_path / "manifest.json").write_text(json.dumps({"written_by": "someone else", "files": ["precious.txt"]}))
     (tmp_path / "precious.txt").write_text("keep")
@@ -401,8 +408,8 @@ def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     live.mkdir()
     mine = tmp_path / ".staging-notes"
     mine.mkdir()
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import write_outputs
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.render.export import write_outputs
 
     write_outputs(build_dendrogram(embedding="tfidf", progress=False), tmp_path, pictures=False)
     assert not any(f.exists() for f in stale) and live.exists() and mine.exists()
@@ -503,8 +510,8 @@ def test_import_errors_name_the_input_not_a_staging_folder(tmp_path):
 
 
 def test_staged_corpus_problems_are_mapped_back_to_the_input_entry(tmp_path):
+    from taxonomy.corpus.importer import _in_user_terms, import_corpus
     from taxonomy.errors import Problem
-    from taxonomy.importer import _in_user_terms, import_corpus
 
     bib = write_bib(tmp_path)
     imported = import_corpus([bib])
@@ -529,7 +536,7 @@ def test_ctrl_c_while_the_painter_starts_leaves_no_scratch_folder(tmp_path, monk
     """The interrupt can land after the painter made its folder but before anyone holds the painter to close."""
     import multiprocessing.context
 
-    from taxonomy.painter import Painter
+    from taxonomy.render.painter import Painter
 
     def interrupted(self):
         raise KeyboardInterrupt
@@ -546,8 +553,8 @@ def test_the_painter_takes_a_large_picture_job_while_it_is_still_drawing(tmp_pat
     that the test writes only once the large send has returned."""
     import threading
 
-    from taxonomy import plotting
-    from taxonomy.painter import Painter
+    from taxonomy.render import plotting
+    from taxonomy.render.painter import Painter
 
     release = tmp_path / "release"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from taxonomy.corpus import load_corpus
+from taxonomy.corpus.folder import load_corpus
+from taxonomy.corpus.importer import import_corpus, write_corpus
+from taxonomy.corpus.readers import read_source
+from taxonomy.corpus.store import AbstractStore, store_path
 from taxonomy.errors import CorpusError, UserError
-from taxonomy.importer import import_corpus, write_corpus
-from taxonomy.readers import read_source
-from taxonomy.store import AbstractStore, store_path
 from tests.conftest import SHARED, run_cli
 
 MAE = "Masked Autoencoders Are Scalable Vision Learners"

@@ -23,8 +23,8 @@ if not browser.available():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import write_outputs
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.render.export import write_outputs
 
     out = tmp_path_factory.mktemp("html")
     result = build_dendrogram(progress=False, permutations=2)
@@ -110,7 +110,7 @@ def test_branch_names_neither_repeat_nor_cover_other_text(built, driver):
 
 
 def test_a_name_that_would_cover_paper_labels_is_hidden(built, driver, tmp_path):
-    from taxonomy.web.html import interactive_payload, render_html
+    from taxonomy.render.web.html import interactive_payload, render_html
 
     result, _ = built
     payload = interactive_payload(result)
@@ -190,8 +190,8 @@ def _ranked(rows: list[list[str]], smallest_first: bool) -> bool:
 def test_a_branch_ranks_its_reported_results_like_the_leaderboard(built, driver):
     from selenium.webdriver.support.ui import Select
 
-    from taxonomy.corpus import load_corpus
-    from taxonomy.leaderboard import compute_leaderboard
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.explore.leaderboard import compute_leaderboard
 
     result, page = built
     _open(driver, page)
@@ -255,8 +255,8 @@ def test_an_imported_corpus_without_taxonomy_and_a_big_tree_draw(tmp_path, drive
     import pandas as pd
     from scipy.cluster import hierarchy
 
-    from taxonomy.dendrogram import Dendrogram
-    from taxonomy.web import write_html
+    from taxonomy.clustering.dendrogram import Dendrogram
+    from taxonomy.render.web import write_html
 
     n = 6000
     rng = np.random.default_rng(0)

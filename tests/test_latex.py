@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taxonomy.corpus import load_corpus
-from taxonomy.latex import escape, forest_tree, write_latex
+from taxonomy.corpus.folder import load_corpus
+from taxonomy.render.latex import escape, forest_tree, write_latex
 from tests.conftest import run_cli
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "latex"
@@ -22,7 +22,7 @@ UPDATE = os.environ.get("MIMTAX_UPDATE_GOLDEN") == "1"
 
 
 def _tiny_tree():
-    from taxonomy.dendrogram import Dendrogram
+    from taxonomy.clustering.dendrogram import Dendrogram
 
     corpus = load_corpus(GOLDEN / "corpus")
     Z = np.array([[0, 1, 0.1, 2], [2, 3, 0.2, 2], [4, 5, 0.5, 4]], dtype=float)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.cluster import hierarchy
 
-from taxonomy.plotting import PALETTE, UNLABELLED, contrast_ratio, display_heights
+from taxonomy.render.plotting import PALETTE, UNLABELLED, contrast_ratio, display_heights
 
 # Colour-vision deficiency simulation (Machado, Oliveira & Fernandes 2009, severity 1), on linear sRGB
 SIMULATIONS = {
@@ -65,9 +65,9 @@ def test_display_heights_give_each_level_room_in_proportion_to_its_groups():
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
     """The shipped corpus's picture, and a 14-paper corpus's, drawn with every text as a matplotlib artist."""
-    from taxonomy.corpus import Corpus, load_corpus
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.plotting import dendrogram_layout, plot_dendrogram
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.corpus.folder import Corpus, load_corpus
+    from taxonomy.render.plotting import dendrogram_layout, plot_dendrogram
 
     corpus = load_corpus()
     small = Corpus(papers=corpus.papers.iloc[::28].reset_index(drop=True), taxonomies=corpus.taxonomies)
@@ -98,7 +98,7 @@ def test_no_text_leaves_the_canvas(drawn):
         for text, box in boxes.items():
             assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, text.get_text()
         # the PNG stamps leaf names with Pillow at the same place: the widest must fit too
-        from taxonomy.plotting import LEAF_PT, text_width
+        from taxonomy.render.plotting import LEAF_PT, text_width
 
         right = lay.axes_px[2] + 0.005 * (lay.axes_px[2] - lay.axes_px[0])
         assert max(right + text_width(name, LEAF_PT) for _, name, _ in lay.leaves) <= lay.width_px
@@ -122,7 +122,7 @@ def test_branch_names_neither_overlap_nor_repeat(drawn):
 
 
 def test_branch_names_go_root_first_and_never_repeat_a_word():
-    from taxonomy.labels import branch_names, fresh_terms
+    from taxonomy.clustering.labels import branch_names, fresh_terms
 
     assert fresh_terms(["medical segmentation", "medical", "anomaly", "video"], {"segmentation"}) == [
         "medical", "anomaly"]

@@ -13,7 +13,7 @@ import pytest
 
 from taxonomy import load_corpus
 from taxonomy.errors import UserError
-from taxonomy.query import parse_years, query
+from taxonomy.explore.query import parse_years, query
 from tests.conftest import ROOT
 
 
@@ -78,7 +78,7 @@ def test_combined_filters_and_sorting(corpus):
     assert found["year"].between(2022, 2023).all() and (found["code_url"] != "").all()
     assert list(found["year"]) == sorted(found["year"])
     top = query(corpus, sort="-top1", limit=3)
-    from taxonomy.query import best_results
+    from taxonomy.explore.query import best_results
 
     text, value = best_results(corpus)
     assert top.iloc[0]["id"] == value.idxmax() and top.iloc[0]["in1k_ft_top1"] == text[value.idxmax()]
@@ -144,7 +144,7 @@ def test_cli_categories_tree():
 
 @pytest.fixture(scope="module")
 def placer(corpus, tmp_path_factory):
-    from taxonomy.place import Placer
+    from taxonomy.explore.place import Placer
 
     return Placer().fit(corpus, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
 
@@ -159,7 +159,7 @@ def test_place_new_paper(placer):
 
 
 def test_placement_beats_majority_on_survey_a(corpus, placer):
-    from taxonomy.place import evaluate_placement
+    from taxonomy.explore.place import evaluate_placement
 
     table = evaluate_placement(corpus, placer=placer).set_index(["taxonomy", "level", "method"])
     default = table.loc[("awesome-mim", "subsection", "default: k-nn x node descriptions")]
@@ -172,7 +172,7 @@ def test_placement_beats_majority_on_survey_a(corpus, placer):
 
 def test_levels_agree_and_descriptions_find_a_one_paper_node(corpus, placer):
     """Face recognition has a single paper: the vote alone can hardly find it, its name can."""
-    from taxonomy.place import Placer
+    from taxonomy.explore.place import Placer
 
     title = ["Masked autoencoders for face recognition"]
     out = placer.place(title, top=100)
@@ -198,7 +198,7 @@ def test_description_affinity_is_standardised_per_node(placer):
 
 def test_combine_hand_computed():
     """log p = log vote + b * z, renormalised: a vote of 1/2 each and z = (ln 2, 0) at b = 1 give 2/3 : 1/3."""
-    from taxonomy.place import Placer, VoteParams
+    from taxonomy.explore.place import Placer, VoteParams
 
     vote = np.array([[0.5, 0.5]])
     z = np.array([[np.log(2), 0.0]])
@@ -219,7 +219,7 @@ def test_nested_estimate_refits_without_each_paper(placer):
 
 
 def test_calibration_is_monotone_for_survey_a(placer):
-    from taxonomy.place import calibration
+    from taxonomy.explore.place import calibration
 
     table = calibration(placer, "awesome-mim")
     assert table["papers"].sum() == 290
@@ -227,7 +227,7 @@ def test_calibration_is_monotone_for_survey_a(placer):
 
 
 def test_audit_lists_confident_disagreements(corpus, placer):
-    from taxonomy.place import audit
+    from taxonomy.explore.place import audit
 
     found = audit(corpus, "awesome-mim", threshold=0.7, placer=placer)
     assert (found["score"] >= 0.7).all()

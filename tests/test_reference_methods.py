@@ -12,7 +12,7 @@ import torch
 from reference_impls import METHODS, build_method
 from reference_impls.data import shapes
 from reference_impls.evaluate import EvalConfig, evaluate_arm, knn, summarise
-from reference_impls.train import TrainConfig, lr_factor, load_checkpoint, pretrain, save_checkpoint
+from reference_impls.train import TrainConfig, load_checkpoint, lr_factor, pretrain, save_checkpoint
 from tests.conftest import ROOT
 
 METHOD_NAMES = list(METHODS)

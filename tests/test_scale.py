@@ -112,7 +112,7 @@ def synthetic_shards(folder: Path, n: int, dim: int = 32, size: int = 700, seed:
 
 
 def test_tree_from_shards_equals_in_memory_tree(tmp_path):
-    from taxonomy.cluster import two_stage_linkage
+    from taxonomy.clustering.cluster import two_stage_linkage
 
     X = synthetic_shards(tmp_path / "s", 5000)
     view = ShardedVectors(tmp_path / "s")
@@ -131,7 +131,7 @@ def test_field_tree_command(tmp_path):
     assert list(clusters["id"]) == [f"r{i}" for i in range(3000)] and clusters["cluster_k12"].nunique() == 12
     from sklearn.metrics import adjusted_rand_score
 
-    from taxonomy.cluster import cut, two_stage_linkage
+    from taxonomy.clustering.cluster import cut, two_stage_linkage
 
     expected = cut(two_stage_linkage(X), 12)
     assert adjusted_rand_score(expected, clusters["cluster_k12"]) == 1.0
@@ -175,7 +175,7 @@ def test_onnx_backend_without_onnxruntime_says_what_to_install(monkeypatch):
 
     if importlib.util.find_spec("onnxruntime") is not None:
         pytest.skip("ONNX Runtime is installed here; benchmarks/bench_onnx.py exercises the backend")
-    from taxonomy.embeddings import SentenceEncoder
+    from taxonomy.clustering.embeddings import SentenceEncoder
 
     with pytest.raises(UserError, match=r'pip install -e "\.\[onnx\]"'):
         SentenceEncoder("minilm-onnx-int8")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taxonomy.corpus import Corpus, load_corpus
-from taxonomy.stable_ids import assign_ids, kept_share, tracked_partition
+from taxonomy.clustering.stable_ids import assign_ids, kept_share, tracked_partition
+from taxonomy.corpus.folder import Corpus, load_corpus
 from tests.conftest import run_cli
 
 
@@ -65,8 +65,8 @@ def test_tracked_partition_recovers_an_earlier_partition_that_the_tree_holds():
 
 @pytest.mark.parametrize("seed", [0])
 def test_adding_ten_papers_keeps_nine_in_ten_cluster_ids(tmp_path, seed):
-    from taxonomy.dendrogram import build_dendrogram
-    from taxonomy.export import write_outputs
+    from taxonomy.clustering.dendrogram import build_dendrogram
+    from taxonomy.render.export import write_outputs
 
     corpus = load_corpus()
     drop = np.random.default_rng(seed).choice(len(corpus), 10, replace=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taxonomy.corpus import Corpus, load_corpus
+from taxonomy.corpus.folder import Corpus, load_corpus
 from taxonomy.update import NewPapers, compute_whats_new, read_new_papers
 from taxonomy.update.novelty import BatchNovelty, new_neighbour_counts
 from taxonomy.update.report import whats_new_dict, write_whats_new
@@ -189,7 +189,7 @@ def test_time_split_grows_the_nodes_that_really_grew(corpus):
 
 
 def test_edge_cases_all_duplicates_one_paper_and_a_tiny_corpus(corpus, tmp_path):
-    from taxonomy.corpus import Corpus
+    from taxonomy.corpus.folder import Corpus
 
     papers = corpus.papers.iloc[:2].reset_index(drop=True)
     report = compute_whats_new(corpus, NewPapers(papers.copy(), ["", ""]))  # the corpus's own papers

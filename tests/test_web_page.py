@@ -8,12 +8,12 @@ import re
 
 import pytest
 
-from taxonomy.web import interactive_payload, render_html
+from taxonomy.render.web import interactive_payload, render_html
 
 
 @pytest.fixture(scope="module")
 def result():
-    from taxonomy.dendrogram import build_dendrogram
+    from taxonomy.clustering.dendrogram import build_dendrogram
 
     return build_dendrogram(progress=False, permutations=2)
 

@@ -24,7 +24,7 @@ DATA = ROOT / "data"
 sys.path.insert(0, str(ROOT))
 
 from reference_impls import METHODS  # noqa: E402  (the registry only; no torch)
-from taxonomy.corpus import norm_title  # noqa: E402  (one definition of "the same title")
+from taxonomy.corpus.folder import norm_title  # noqa: E402  (one definition of "the same title")
 A_COMMIT = "70db16f"
 B_COMMIT = "0051fe2"
 

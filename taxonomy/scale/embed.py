@@ -64,7 +64,7 @@ class LocalEncoder:
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         if self._encoder is None:
-            from taxonomy.embeddings import SentenceEncoder
+            from taxonomy.clustering.embeddings import SentenceEncoder
 
             self._encoder = SentenceEncoder(self.model, device=self.device)
         return self._encoder.encode(texts, progress=False)

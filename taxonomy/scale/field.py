@@ -22,7 +22,7 @@ EXACT_UP_TO = 2000  # exact Ward below this many records (seconds); two-stage Wa
 def compute_field_tree(folder: str | Path, ks: tuple[int, ...] = DEFAULT_KS,
                        seed: int = 0) -> tuple[np.ndarray, pd.DataFrame, dict]:
     """(linkage matrix, one row per record with its cluster at each k, facts about the run)."""
-    from taxonomy.cluster import cuts, exact_linkage, two_stage_linkage
+    from taxonomy.clustering.cluster import cuts, exact_linkage, two_stage_linkage
 
     started = time.perf_counter()
     X = ShardedVectors(folder)

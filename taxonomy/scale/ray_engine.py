@@ -70,7 +70,7 @@ class Embedder:
     def __init__(self, model: str, device: str, threads: int):
         import torch
 
-        from taxonomy.embeddings import SentenceEncoder
+        from taxonomy.clustering.embeddings import SentenceEncoder
 
         torch.set_num_threads(max(1, threads))
         self.encoder = SentenceEncoder(model, device=device)

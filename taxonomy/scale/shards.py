@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from taxonomy.embeddings import text_key
+from taxonomy.clustering.embeddings import text_key
 from taxonomy.errors import UserError
 from taxonomy.fsutil import write_atomic, write_text_atomic
 

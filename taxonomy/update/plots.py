@@ -7,7 +7,7 @@ import pandas as pd
 
 def plot_trends(trends: pd.DataFrame, fh=None, ax=None):
     """Stacked bars per year and node: solid for the corpus, hatched for the new papers. Returns the axes."""
-    from taxonomy.plotting import PALETTE, _pyplot
+    from taxonomy.render.plotting import PALETTE, _pyplot
 
     plt = _pyplot()
     own = ax is None

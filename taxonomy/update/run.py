@@ -9,11 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from taxonomy.corpus import Corpus, norm_title, split_labels, title_similarity
-from taxonomy.search import DENSE_WEIGHT
+from taxonomy.corpus.folder import Corpus, norm_title, split_labels, title_similarity
+from taxonomy.explore.search import DENSE_WEIGHT
 from taxonomy.update.novelty import BatchNovelty
-from taxonomy.update.suggest import (MIN_SIZE, Suggestion, contrast_terms, group_batch, novel_groups,
-                                     typical_within_node_similarity)
+from taxonomy.update.suggest import (
+    MIN_SIZE,
+    Suggestion,
+    contrast_terms,
+    group_batch,
+    novel_groups,
+    typical_within_node_similarity,
+)
 
 NEAR_DUPLICATE = 0.9  # blended similarity above which two papers are listed as possibly one paper
 NEAR_TITLE = 0.85  # or normalised-title similarity (difflib ratio) above this
@@ -42,7 +48,7 @@ class WhatsNew:
 
 def read_new_papers(files: list[str | Path], fmt: str | None = None) -> NewPapers:
     """Any format `mimtax corpus import` reads; duplicates inside the batch are merged the same way."""
-    from taxonomy.importer import import_corpus
+    from taxonomy.corpus.importer import import_corpus
 
     imported = import_corpus(files, fmt)
     by_id = {row["id"]: row["abstract"] for row in imported.abstracts}
@@ -118,8 +124,8 @@ def _unique_ids(ids: list[str], taken: set[str]) -> list[str]:
 def compute_whats_new(corpus: Corpus, new: NewPapers, abstracts=None, taxonomy: str | None = None,
                       cache_dir=None, progress: bool = False, min_size: int = MIN_SIZE,
                       novelty: BatchNovelty | None = None) -> WhatsNew:
-    from taxonomy.place import Placer
-    from taxonomy.search import represent
+    from taxonomy.explore.place import Placer
+    from taxonomy.explore.search import represent
 
     main = corpus.taxonomy(taxonomy).id if taxonomy else (
         "awesome-mim" if "awesome-mim" in corpus.taxonomies else next(iter(corpus.taxonomies), None))
