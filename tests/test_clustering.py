@@ -10,13 +10,8 @@ from scipy.cluster import hierarchy
 from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score
 
 from taxonomy.clustering import cluster
-from taxonomy.clustering.agreement import (
-    bk_curve,
-    cophenetic_correlation,
-    dendrogram_purity,
-    flat_scores,
-    fowlkes_mallows,
-)
+from taxonomy.clustering.agreement import (bk_curve, cophenetic_correlation, dendrogram_purity, flat_scores,
+                                           fowlkes_mallows)
 from taxonomy.corpus.tree import parse_taxonomy
 
 # a tree over 4 papers: ((0, 1), (2, 3))

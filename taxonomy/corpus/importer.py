@@ -19,14 +19,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from taxonomy.corpus.folder import (
-    OPTIONAL_COLUMNS,
-    PAPER_COLUMNS,
-    norm_title,
-    title_similarity,
-    validate,
-    write_csv_atomic,
-)
+from taxonomy.corpus.folder import (OPTIONAL_COLUMNS, PAPER_COLUMNS, norm_title, title_similarity, validate,
+                                    write_csv_atomic)
 from taxonomy.corpus.readers import Record, Source, read_source
 from taxonomy.corpus.store import STORE_FILE, AbstractStore
 from taxonomy.errors import CorpusError, Problem, UserError

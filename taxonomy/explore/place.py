@@ -12,8 +12,9 @@ Placement scores the finest level of each taxonomy (its leaves) from two kinds o
 The two are multiplied, log p(node) = log vote + b_minilm * z_minilm + b_tfidf * z_tfidf (then
 normalised). A node higher up scores the sum of the leaves below it, so the levels never disagree.
 T, a and the two b's of each taxonomy are fitted at `fit` time by minimising the leave-one-out log-loss on a
-grid, so the scores are calibrated on the corpus itself: a node scored 0.9 is right about 90 % of the time. `nested_loo_probabilities` also refits them without each held-out paper, for an
-estimate in which the paper had no say in the parameters.
+grid, so the scores are calibrated on the corpus itself: a node scored 0.9 is right about 90 % of the time.
+`nested_loo_probabilities` also refits them without each held-out paper, for an estimate in which the paper had
+no say in the parameters.
 """
 
 from __future__ import annotations

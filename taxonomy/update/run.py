@@ -12,14 +12,8 @@ import pandas as pd
 from taxonomy.corpus.folder import Corpus, norm_title, split_labels, title_similarity
 from taxonomy.explore.search import DENSE_WEIGHT
 from taxonomy.update.novelty import BatchNovelty
-from taxonomy.update.suggest import (
-    MIN_SIZE,
-    Suggestion,
-    contrast_terms,
-    group_batch,
-    novel_groups,
-    typical_within_node_similarity,
-)
+from taxonomy.update.suggest import (MIN_SIZE, Suggestion, contrast_terms, group_batch, novel_groups,
+                                     typical_within_node_similarity)
 
 NEAR_DUPLICATE = 0.9  # blended similarity above which two papers are listed as possibly one paper
 NEAR_TITLE = 0.85  # or normalised-title similarity (difflib ratio) above this

@@ -6,17 +6,8 @@ import logging
 import re
 from pathlib import Path
 
-from taxonomy.corpus.readers.records import (
-    Record,
-    Source,
-    check_titles,
-    clean_arxiv,
-    clean_doi,
-    clean_year,
-    fail,
-    read_utf8,
-    squash,
-)
+from taxonomy.corpus.readers.records import (Record, Source, check_titles, clean_arxiv, clean_doi, clean_year, fail,
+                                             read_utf8, squash)
 from taxonomy.errors import Problem
 
 VENUE_FIELDS = ("booktitle", "journal", "journaltitle", "eventtitle", "publisher", "howpublished", "institution")

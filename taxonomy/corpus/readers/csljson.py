@@ -9,17 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from taxonomy.corpus.readers.records import (
-    Record,
-    Source,
-    check_titles,
-    clean_arxiv,
-    clean_doi,
-    clean_year,
-    fail,
-    read_utf8,
-    squash,
-)
+from taxonomy.corpus.readers.records import (Record, Source, check_titles, clean_arxiv, clean_doi, clean_year, fail,
+                                             read_utf8, squash)
 from taxonomy.errors import Problem
 
 

@@ -5,17 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from taxonomy.corpus.readers.records import (
-    Record,
-    Source,
-    check_titles,
-    clean_arxiv,
-    clean_doi,
-    clean_year,
-    fail,
-    read_utf8,
-    squash,
-)
+from taxonomy.corpus.readers.records import (Record, Source, check_titles, clean_arxiv, clean_doi, clean_year, fail,
+                                             read_utf8, squash)
 from taxonomy.errors import Problem
 
 LINE_RE = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")

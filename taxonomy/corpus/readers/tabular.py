@@ -12,17 +12,8 @@ import re
 from pathlib import Path
 
 from taxonomy.corpus.folder import read_table
-from taxonomy.corpus.readers.records import (
-    Record,
-    Source,
-    check_titles,
-    clean_arxiv,
-    clean_doi,
-    clean_year,
-    fail,
-    read_utf8,
-    squash,
-)
+from taxonomy.corpus.readers.records import (Record, Source, check_titles, clean_arxiv, clean_doi, clean_year, fail,
+                                             read_utf8, squash)
 from taxonomy.errors import Problem, UserError
 
 ALIASES: dict[str, tuple[str, ...]] = {
