@@ -91,6 +91,33 @@ def host_sync_in_step(trainer: Trainer, step: int) -> str:
         torch.cuda.set_sync_debug_mode("default")
 
 
+def plan_for(methods: list[str]) -> list[tuple[str, str, dict]]:
+    """What to measure, most needed first, so that a visit cut short still answers the acceptance figures:
+    MAE at both sizes with its encode-everything twin, SimMIM at both sizes, then the other methods."""
+    small = [("mae", "vit-t/4@32", {}), ("mae", "vit-t/4@32", {"encode_all": True})] if "mae" in methods else []
+    large = [("mae", "vit-s/16@224", {}), ("mae", "vit-s/16@224", {"encode_all": True}), ("simmim", "vit-s/16@224", {})]
+    others = sorted((m for m in methods if m != "mae"), key=lambda m: m != "simmim")  # stable: SimMIM, then as given
+    return small + large + [(m, "vit-t/4@32", {}) for m in others]
+
+
+def annotate(rows: list[dict], baseline: float, peak: float | None) -> None:
+    for r in rows:
+        r["utilisation_vs_matmul"] = r["achieved_tflops"] / baseline
+        r["mfu_vs_peak"] = r["achieved_tflops"] / peak if peak else None
+
+
+def write(args: argparse.Namespace, device: str, payload: dict) -> Path:
+    """The result file, rewritten after every measurement (write and rename): a run stopped from outside
+    keeps what it measured, marked incomplete."""
+    from taxonomy.fsutil import write_text_atomic
+
+    if not args.out:
+        return save(f"throughput-{device}", payload)
+    write_text_atomic(args.out, json.dumps({"command": "python " + " ".join(sys.argv), **machine(), **payload},
+                                           indent=1) + "\n")
+    return args.out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -101,28 +128,36 @@ def main() -> None:
     parser.add_argument("--batch-small", type=int, default=None, help="batch for ViT-T/4 at 32 px")
     parser.add_argument("--batch-large", type=int, default=None, help="batch for ViT-S/16 at 224 px")
     parser.add_argument("--methods", default=",".join(METHODS), help="methods at ViT-T/4 32 px (comma-separated)")
+    parser.add_argument("--deadline-s", type=float, default=None,
+                        help="start no measurement after this many seconds (the rest are listed as not measured)")
     parser.add_argument("--out", type=Path, default=None, help="result file (default benchmarks/results/"
                                                                 "throughput-DEVICE.json)")
     args = parser.parse_args()
+    started = time.perf_counter()
     device = args.device
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
     peak = args.peak_tflops or peak_tflops(gpu)
     baseline = matmul_tflops(device)
     batches = {"vit-t/4@32": args.batch_small or (1024 if device == "cuda" else 32),
                "vit-s/16@224": args.batch_large or (256 if device == "cuda" else 4)}
-    plan = [(m, "vit-t/4@32", {}) for m in args.methods.split(",") if m]
-    plan += [("mae", "vit-t/4@32", {"encode_all": True})] if "mae" in args.methods.split(",") else []
-    plan += [("mae", "vit-s/16@224", {}), ("simmim", "vit-s/16@224", {}), ("mae", "vit-s/16@224", {"encode_all": True})]
-    rows = []
+    plan = plan_for([m for m in args.methods.split(",") if m])
+    payload = {"device_name": gpu, "matmul_tflops": baseline, "peak_tflops": peak, "compile": args.compile,
+               "mode": args.mode, "steps": args.steps, "loop": "reference_impls.train.Trainer (the real step)",
+               "complete": False, "rows": [], "not_measured": []}
     for name, cfg_name, options in plan:
-        rows.append(measure(name, CONFIGS[cfg_name], batches[cfg_name], args.steps, device, args.compile, args.mode,
-                            **options))
-        print(f"measured {name} {cfg_name} {options or ''}: {rows[-1]['images_per_s']:,.0f} img/s", flush=True)
+        if args.deadline_s is not None and time.perf_counter() - started > args.deadline_s:
+            payload["not_measured"].append({"method": name, "config": CONFIGS[cfg_name], **options})
+            continue
+        payload["rows"].append(measure(name, CONFIGS[cfg_name], batches[cfg_name], args.steps, device, args.compile,
+                                       args.mode, **options))
+        annotate(payload["rows"], baseline, peak)
+        write(args, device, payload)
+        print(f"measured {name} {cfg_name} {options or ''}: {payload['rows'][-1]['images_per_s']:,.0f} img/s "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
+    rows = payload["rows"]
     print(f"device {gpu}; dense matmul baseline {baseline:.2f} TFLOP/s; peak {peak or 'unknown'} TFLOP/s"
           + (" (dense bf16, from the data sheet)" if peak else ""))
     for r in rows:
-        r["utilisation_vs_matmul"] = r["achieved_tflops"] / baseline
-        r["mfu_vs_peak"] = r["achieved_tflops"] / peak if peak else None
         tag = f"{r['method']}{' (encode all)' if r.get('encode_all') else ''}"
         mfu = f"{100 * r['mfu_vs_peak']:.1f}% of peak" if peak else "peak unknown"
         print(f"{tag:20s} {r['config']['size']:5s}/{r['config']['patch']}@{r['config']['image']:<4d} "
@@ -135,15 +170,10 @@ def main() -> None:
         if visible and full:
             print(f"MAE visible-only speed-up at 75% masking, {cfg_name}: "
                   f"{full[0]['step_s'] / visible[0]['step_s']:.2f}x per step")
-    payload = {"device_name": gpu, "matmul_tflops": baseline, "peak_tflops": peak, "compile": args.compile,
-               "mode": args.mode, "steps": args.steps, "loop": "reference_impls.train.Trainer (the real step)",
-               "rows": rows}
-    if args.out:
-        args.out.write_text(json.dumps({"command": "python " + " ".join(sys.argv), **machine(), **payload}, indent=1)
-                            + "\n", encoding="utf-8")
-        print("wrote", args.out)
-    else:
-        print("wrote", save(f"throughput-{device}", payload))
+    for item in payload["not_measured"]:
+        print(f"not measured (past --deadline-s {args.deadline_s:g}): {item['method']} {item['config']}")
+    payload["complete"] = not payload["not_measured"]
+    print("wrote", write(args, device, payload))
 
 
 if __name__ == "__main__":

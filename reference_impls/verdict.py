@@ -119,10 +119,12 @@ def compare_method(method: str, correct: dict[str, np.ndarray], classes: int, pr
     return MethodTest(method, probe, n_seeds, chance, means, comparisons, p_value, reason)
 
 
-def holm(tests: list[MethodTest], alpha: float = ALPHA) -> list[MethodTest]:
-    """Holm's step-down correction across methods; sets each test's level, verdict and text (in place)."""
+def holm(tests: list[MethodTest], alpha: float = ALPHA, family: int | None = None) -> list[MethodTest]:
+    """Holm's step-down correction across methods; sets each test's level, verdict and text (in place).
+    `family`: the number of methods the run set out to judge, when some were not run; they count as failed
+    comparisons (p = 1, ranked last), so the levels of the others are those of the whole family."""
     order = sorted(range(len(tests)), key=lambda i: tests[i].p_value)
-    m = len(tests)
+    m = max(len(tests), family or 0)
     still_rejecting = True
     for rank, i in enumerate(order):
         test = tests[i]
@@ -155,12 +157,13 @@ def _describe(test: MethodTest, helped: bool) -> str:
 
 def judge(per_method: dict[str, dict[str, np.ndarray]], classes: int, probe: str = "linear_probe",
           min_effect: float = MIN_EFFECT, alpha: float = ALPHA, n_boot: int = BOOTSTRAP,
-          reason: str = "", probes: dict[str, str] | None = None) -> dict[str, MethodTest]:
-    """Test every method and apply Holm across them. `probes` names each method's primary probe (for the text)."""
+          reason: str = "", probes: dict[str, str] | None = None, family: int | None = None) -> dict[str, MethodTest]:
+    """Test every method and apply Holm across them (and `family - len(per_method)` methods not run, see `holm`).
+    `probes` names each method's primary probe (for the text)."""
     tests = [compare_method(name, correct, classes, (probes or {}).get(name, probe), min_effect, seed=i,
                          n_boot=n_boot, reason=reason)
              for i, (name, correct) in enumerate(sorted(per_method.items()))]
-    holm(tests, alpha)
+    holm(tests, alpha, family)
     return {t.method: t for t in tests}
 
 

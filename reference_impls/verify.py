@@ -1,13 +1,14 @@
 """`mimtax verify`: every method pretrained and judged in one run that fits a time budget.
 
 The data of each seed is rendered once and shared by all methods; each method's step time is measured first,
-then the pretraining steps are sized so that the whole run (evaluation included) fits the budget. All methods
-are judged together, so the Holm correction covers the whole family. Writes `summary.json` and `summary.md`.
+then the pretraining steps are sized so that the whole run (evaluation included) fits the budget; a method
+whose fewest steps no longer fit is reported as not run. All methods are judged together, so the Holm correction
+covers the whole family, the methods not run included. Writes `summary.json` (after every method, so a run
+stopped from outside keeps what it finished) and `summary.md` (`reference_impls.summary`).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -18,14 +19,13 @@ import torch
 
 from reference_impls import METHODS, build_method, distributed, method_info
 from reference_impls.data import Splits, labelled_shapes, shapes
-from reference_impls.evaluate import PROBES, EvalConfig, chosen_rates, outcomes_by_arm, summarise, supervised_ceiling
+from reference_impls.evaluate import EvalConfig, chosen_rates, outcomes_by_arm, summarise, supervised_ceiling
 from reference_impls.flops import peak_tflops, step_flops
-from reference_impls.runner import (_device, comparison_lines, device_name, encoder_arms, evaluate_seed, fixed_arms,
-                                    label_curve_lines, save_outcomes, software)
+from reference_impls.runner import (_device, device_name, encoder_arms, evaluate_seed, fixed_arms, save_outcomes,
+                                    software)
+from reference_impls.summary import judge_rows, write_final, write_progress
 from reference_impls.train import TrainConfig, pretrain
-from reference_impls.verdict import judge
 from reference_impls.vit import ViT
-from taxonomy.fsutil import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -112,9 +112,18 @@ def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, scale:
     return max(scale.min_steps, int((seconds / seeds - eval_s) / per_step))
 
 
+def fits(elapsed: float, cost: float, budget: float) -> bool:
+    """Whether work of `cost` seconds, started now, ends within the budget."""
+    return elapsed + cost <= budget
+
+
 def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device: str = "cuda", seeds: int = 5,
            dry_run: bool = False, out: str | Path = "reports/verification", progress: bool = True) -> dict:
-    """Pretrain and judge every method within the budget; write and return the summary."""
+    """Pretrain and judge every method within the budget; write and return the summary.
+
+    A method is started only if its cheapest run (the fewest steps on every seed, evaluation included) still
+    fits; the ones that do not are reported as not run. The summary is rewritten after each method, so a run
+    stopped from outside keeps every method it finished (`judge_saved` judges them afterwards)."""
     methods = list(methods or METHODS)
     for name in methods:
         method_info(name)  # unknown names fail before any work
@@ -147,13 +156,40 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
     per_arm = [(time.perf_counter() - began) / encoder_arms(probe_model)]
     say(f"verify: {scale.label} on {device_name(device)}; {len(methods)} methods x {seeds} seeds; "
         f"evaluating one encoder on a seed takes {per_arm[0]:.0f} s")
-    per_method_runs, rows = {}, []
+    command = (f"{distributed.launch_prefix()} verify --methods {','.join(methods)} --budget-minutes "
+               f"{budget_minutes:g} --device {device.split(':')[0]} --seeds {seeds}" + (" --dry-run" if dry_run else ""))
+    summary = {"scale": scale.label, "device": device_name(device), "software": software(),
+               "date": date.today().isoformat(), "command": command, "budget_minutes": budget_minutes,
+               "wall_s": 0.0, "peak_tflops": peak_tflops(device_name(device)),
+               "model": {"size": scale.size, "patch": 4, "image_size": first.image_size},
+               "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
+               "supervised_ceiling": supervised, "planned": methods, "methods": [], "not_run": []}
+    per_method_runs, cheapest, measured = {}, [], []  # seconds: each method's least cost; measuring its step
     for index, name in enumerate(methods):
+        elapsed = time.perf_counter() - started
+        # rank 0's clock decides whether a method runs, so that every rank runs the same methods
+        if not distributed.broadcast_int(int(dry_run or not cheapest or fits(elapsed, min(cheapest), budget))):
+            reason = (f"{budget - elapsed:.0f} s of the budget left, less than the cheapest method so far needed "
+                      f"at its fewest steps ({min(cheapest):.0f} s)")
+            summary["not_run"].append({"method": name, "reason": reason})
+            say(f"verify: {name}: not run, the budget is spent")
+            continue
         info = method_info(name)
         model = build_method(name, first.image_size, 4, first.channels, scale.size).to(device)
         per_step, flops, measuring = seconds_per_step(model, name, first, scale, device)
-        share = (budget - (time.perf_counter() - started)) / (len(methods) - index) - measuring
         eval_s = encoder_arms(model) * sum(per_arm) / len(per_arm)
+        least = seeds * (scale.min_steps * per_step + eval_s)
+        cheapest.append(measuring + least)
+        measured.append(measuring)
+        elapsed = time.perf_counter() - started
+        if not distributed.broadcast_int(int(dry_run or fits(elapsed, least, budget))):
+            reason = (f"{budget - elapsed:.0f} s of the budget left after measuring its step; {scale.min_steps} "
+                      f"steps on {seeds} seeds need {least:.0f} s")
+            summary["not_run"].append({"method": name, "reason": reason})
+            say(f"verify: {name}: not run, {least:.0f} s needed, {budget - elapsed:.0f} s left")
+            continue
+        left = len(methods) - index - 1  # methods after this one, each to pay its own measuring (compilation) too
+        share = (budget - elapsed - left * sum(measured) / len(measured)) / (left + 1)
         steps = scale.min_steps if dry_run else steps_for(share, seeds, per_step, eval_s, scale)
         steps = distributed.broadcast_int(steps)  # rank 0's timing decides, so every rank runs the same steps
         say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")
@@ -168,37 +204,30 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
             runs.append(evaluate_seed(model, random_init, splits, scale.eval, seed, fixed[seed],
                                       chosen_rates(runs[0]) if runs else None))
             per_arm.append((time.perf_counter() - began) / encoder_arms(model))
-        if group.main:
-            save_outcomes(runs, _method_folder(out, name) / "outcomes.npz")
         per_method_runs[name] = runs
         images_per_s = sum(t["images_per_s"] for t in trainings) / len(trainings)
         peak = peak_tflops(device_name(device))
         achieved = flops * images_per_s / scale.batch / 1e12
-        rows.append({"method": name, "primary_probe": info.primary_probe, "steps": steps,
-                     "batch": scale.batch * group.world, "world_size": group.world, "images_per_s": images_per_s,
-                     "tflops_per_s": achieved, "utilisation": achieved / (peak * group.world) if peak else None,
-                     "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
-                     "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
-                     "health": [t["diagnostics"].get("health") for t in trainings if t["diagnostics"]],
-                     "wall_s": sum(t["wall_s"] for t in trainings), "results": summarise(runs)})
+        summary["methods"].append({
+            "method": name, "primary_probe": info.primary_probe, "steps": steps, "batch": scale.batch * group.world,
+            "world_size": group.world, "images_per_s": images_per_s, "tflops_per_s": achieved,
+            "utilisation": achieved / (peak * group.world) if peak else None,
+            "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
+            "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
+            "health": [t["diagnostics"].get("health") for t in trainings if t["diagnostics"]],
+            "wall_s": sum(t["wall_s"] for t in trainings), "results": summarise(runs)})
+        summary["wall_s"] = time.perf_counter() - started
+        if group.main:
+            save_outcomes(runs, _method_folder(out, name) / "outcomes.npz")
+            write_progress(out, summary)
         say(f"verify: {name} done ({time.perf_counter() - started:.0f} s)")
     reason = "dry run: checks the plumbing, never a verdict" if dry_run else ""
-    tests = judge({n: outcomes_by_arm(r, method_info(n).primary_probe) for n, r in per_method_runs.items()},
-                  len(first.classes), reason=reason,
-                  probes={n: method_info(n).primary_probe for n in methods})
-    for row in rows:
-        row["verdict"] = tests[row["method"]].as_dict()
-    command = (f"{distributed.launch_prefix()} verify --methods {','.join(methods)} --budget-minutes "
-               f"{budget_minutes:g} --device {device.split(':')[0]} --seeds {seeds}" + (" --dry-run" if dry_run else ""))
-    summary = {"scale": scale.label, "device": device_name(device), "software": software(),
-               "date": date.today().isoformat(), "command": command, "budget_minutes": budget_minutes,
-               "wall_s": time.perf_counter() - started, "peak_tflops": peak_tflops(device_name(device)),
-               "model": {"size": scale.size, "patch": 4, "image_size": first.image_size},
-               "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
-               "supervised_ceiling": supervised, "methods": rows}
+    if per_method_runs:
+        judge_rows(summary, {n: outcomes_by_arm(r, method_info(n).primary_probe) for n, r in per_method_runs.items()},
+                   len(first.classes), reason)
+    summary["wall_s"] = time.perf_counter() - started
     if group.main:
-        write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-        write_text_atomic(out / "summary.md", summary_markdown(summary))
+        write_final(out, summary)
     distributed.close()
     return summary
 
@@ -207,47 +236,3 @@ def _method_folder(out: Path, name: str) -> Path:
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def summary_markdown(summary: dict) -> str:
-    lines = [f"# Verification ({summary['scale']})", "",
-             f"Device: {summary['device']}; torch {summary['software']['torch']}; date {summary['date']}; "
-             f"wall {summary['wall_s'] / 60:.1f} min of a {summary['budget_minutes']:g}-minute budget.",
-             f"Reproduce: `{summary['command']}`", "",
-             f"Data: `shapes`, 10 labels per class, {summary['test_images']} test images, chance "
-             f"{summary['chance']:.1f} %. Model: ViT-{summary['model']['size']}/{summary['model']['patch']} at "
-             f"{summary['model']['image_size']} px. Arms: pretrained, the same architecture randomly initialised, raw "
-             "pixels, pooled HOG; each scored by the same probes. A verdict needs >= 5 seeds, the primary probe's "
-             "interval (paired by seed and test image, bootstrap) above +2 points over random init and above every "
-             "other arm and chance, Holm-corrected across the methods of this run. Where the paper evaluates a "
-             "teacher (iBOT, AttMask) or the target encoder (I-JEPA), that is the pretrained arm and the student is "
-             "reported beside it.", "",
-             "Supervised ceiling: the same ViT trained from scratch on "
-             f"{summary['supervised_ceiling']['labels_per_class']} labels per class "
-             f"({summary['supervised_ceiling']['steps']} steps) reaches "
-             f"{summary['supervised_ceiling']['accuracy']:.1f} % on the same test split.", "",
-             "| method | steps | images/s | utilisation | held-out loss | primary probe | pretrained | random init | "
-             "pixels | HOG | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for row in summary["methods"]:
-        arms = row["results"]["arms"]
-        probe = row["primary_probe"]
-        cells = [f"{arms[a][probe]['mean']:.1f} ± {arms[a][probe]['std']:.1f}" for a in
-                 ("pretrained", "random_init", "pixels", "hog")]
-        util = f"{100 * row['utilisation']:.1f} %" if row["utilisation"] is not None else "no peak known"
-        before, after = row["heldout_loss_before"], row["heldout_loss_after"]
-        lines.append(f"| {row['method']} | {row['steps']} | {row['images_per_s']:,.0f} | {util} | "
-                     f"{sum(before) / len(before):.3f} → {sum(after) / len(after):.3f} | {probe} | "
-                     + " | ".join(cells) + f" | {row['verdict']['verdict']} |")
-    for row in summary["methods"]:
-        arms = row["results"]["arms"]
-        lines += ["", f"## {row['method']}", "", row["verdict"]["text"], ""]
-        lines += comparison_lines(row["verdict"])
-        if row.get("health"):
-            lines += ["", "Target health at the end of pretraining, per seed (collapse shows as entropy at a limit, "
-                      "or spread and effective rank falling): " + "; ".join(
-                          ", ".join(f"{k} {v}" for k, v in h.items()) for h in row["health"]) + "."]
-        lines += ["", "Secondary probes (reported, decide nothing): " + "; ".join(
-            f"{p}: " + ", ".join(f"{a} {arms[a][p]['mean']:.1f}" for a in arms) for p in PROBES
-            if p != row["primary_probe"]) + "."]
-        lines += ["", *label_curve_lines(arms, row["primary_probe"])]
-    return "\n".join(lines) + "\n"

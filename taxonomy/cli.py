@@ -367,21 +367,32 @@ def verify(
     seeds: int = typer.Option(5, min=1, help="Seeds per method (a verdict needs at least 5)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="A few steps per method: checks the plumbing, no verdict."),
     out: Path = typer.Option(Path("reports/verification"), help="Output folder (summary.md, summary.json)."),
+    judge_only: bool = typer.Option(False, "--judge-only",
+                                    help="Train nothing: judge the methods an earlier run under --out finished, from "
+                                         "their saved outcomes (after a run that was stopped)."),
 ) -> None:
     """Pretrain every method within a time budget and judge them together (Holm-corrected verdicts)."""
-    from reference_impls.verify import verify as run_verify
     from taxonomy.fsutil import output_folder
 
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     try:
-        with output_folder(out):
-            summary = run_verify(names, budget_minutes, device, seeds, dry_run, out)
+        if judge_only:
+            from reference_impls.summary import judge_saved
+
+            summary = judge_saved(out)
+        else:
+            from reference_impls.verify import verify as run_verify
+
+            with output_folder(out):
+                summary = run_verify(names, budget_minutes, device, seeds, dry_run, out)
     except (ValueError, KeyError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
     if _other_rank():
         return
     for row in summary["methods"]:
         console.print(f"[bold]{row['method']}[/bold]: {row['verdict']['text']}")
+    for item in summary["not_run"]:
+        console.print(f"[bold]{item['method']}[/bold]: not run ({item['reason']})")
     console.print(f"wrote {out / 'summary.md'} and summary.json ({summary['scale']}, {summary['wall_s'] / 60:.1f} min)")
 
 

@@ -96,6 +96,111 @@ def test_holm_controls_the_family_and_steps_down():
     assert [t.verdict for t in tests] == ["helped", "helped"]
 
 
+def test_methods_not_run_count_in_the_holm_family():
+    rng = np.random.default_rng(6)
+    strong = simulate(rng, {"pretrained": 0.60, "random_init": 0.40, "pixels": 0.30, "hog": 0.30})
+    alone = judge({"a": strong}, CLASSES)["a"]
+    short = judge({"a": strong}, CLASSES, family=3)["a"]  # two more methods were planned but not run
+    assert alone.level == pytest.approx(0.05) and short.level == pytest.approx(0.05 / 3)
+    tests = [compare_method("x", strong, CLASSES, n_boot=500)]
+    tests[0].p_value = 0.02
+    assert holm(tests)[0].verdict == "helped" and holm(tests, family=3)[0].verdict == "no verdict"
+
+
+def _small_verify(monkeypatch, tmp_path, budget_minutes: float = 0.01, **patches):
+    """`verify` at dry-run size but judged for real (2 seeds: never a verdict), with parts of it replaced. The
+    budget is tiny, so each method that runs takes its fewest steps; whether it runs is `fits`'s to say."""
+    from dataclasses import replace
+
+    from reference_impls import verify as verify_module
+
+    monkeypatch.setitem(verify_module.SCALES, "cpu", replace(verify_module.SCALES["dry"], label="test scale"))
+    monkeypatch.setattr(verify_module, "fits", lambda *args: True)
+    for name, value in patches.items():
+        monkeypatch.setattr(verify_module, name, value)
+    return verify_module.verify(["mae", "simmim"], budget_minutes, "cpu", seeds=2, out=tmp_path / "v", progress=False)
+
+
+def test_verify_reports_the_methods_its_budget_cannot_fit(monkeypatch, tmp_path):
+    import json
+
+    calls = []
+    summary = _small_verify(monkeypatch, tmp_path, fits=lambda *args: calls.append(args) or len(calls) < 2)
+    # mae fits once its step is measured; simmim is not started: nothing it could do would fit
+    assert [r["method"] for r in summary["methods"]] == ["mae"] and summary["planned"] == ["mae", "simmim"]
+    assert [n["method"] for n in summary["not_run"]] == ["simmim"] and "budget" in summary["not_run"][0]["reason"]
+    assert summary["methods"][0]["verdict"]["holm_level"] == pytest.approx(0.05 / 2)
+    saved = json.loads((tmp_path / "v" / "summary.json").read_text(encoding="utf-8"))
+    assert saved["complete"] and saved["not_run"] == summary["not_run"]
+    assert "Not run: simmim" in (tmp_path / "v" / "summary.md").read_text(encoding="utf-8")
+
+
+def test_a_budget_spent_before_the_first_method_runs_none_and_says_why(monkeypatch, tmp_path):
+    from reference_impls.verify import fits
+
+    summary = _small_verify(monkeypatch, tmp_path, budget_minutes=0.001, fits=fits)  # 0.06 s: the real rule
+    assert summary["methods"] == [] and [n["method"] for n in summary["not_run"]] == ["mae", "simmim"]
+    assert "after measuring its step" in summary["not_run"][0]["reason"]  # mae was measured, then did not fit
+    assert "cheapest method so far" in summary["not_run"][1]["reason"]  # simmim was not even measured
+    assert "Not run: mae" in (tmp_path / "v" / "summary.md").read_text(encoding="utf-8")
+
+
+def test_a_stopped_run_keeps_what_it_finished_and_is_judged_afterwards(monkeypatch, tmp_path):
+    import json
+
+    from reference_impls.runner import evaluate_seed
+    from reference_impls.summary import judge_saved
+    from tests.conftest import run_cli
+
+    calls = []
+
+    def stop_at_the_second_method(*args, **kwargs):  # 1 probe of the evaluation time, then 2 seeds of mae
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("stopped from outside")
+        return evaluate_seed(*args, **kwargs)
+
+    with pytest.raises(RuntimeError, match="stopped from outside"):
+        _small_verify(monkeypatch, tmp_path, evaluate_seed=stop_at_the_second_method)
+    folder = tmp_path / "v"
+    saved = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert not saved["complete"] and [r["method"] for r in saved["methods"]] == ["mae"]
+    assert not (folder / "summary.md").exists() and "verdict" not in saved["methods"][0]
+    result = run_cli("verify", "--judge-only", "--out", str(folder))
+    assert result.returncode == 0, result.stderr
+    judged = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert judged["complete"] and judged["judged_from_saved_outcomes"]
+    assert [n["method"] for n in judged["not_run"]] == ["simmim"] and "stopped" in judged["not_run"][0]["reason"]
+    verdict = judged["methods"][0]["verdict"]
+    assert verdict["holm_level"] == pytest.approx(0.05 / 2) and "needs at least 5" in verdict["text"]
+    assert "mae: no verdict" in result.stdout and "simmim: not run" in result.stdout
+    assert judge_saved(folder)["methods"][0]["verdict"] == verdict  # judging again changes nothing
+
+
+def test_the_committed_cpu_report_is_judged_the_same_from_its_saved_outcomes(tmp_path):
+    """The verdicts in reports/verification/cpu follow from the per-image outcomes committed beside them."""
+    import json
+    import shutil
+
+    from reference_impls.summary import judge_saved
+    from tests.conftest import ROOT
+
+    committed = ROOT / "reports" / "verification" / "cpu"
+    shutil.copytree(committed, tmp_path / "cpu")
+    judged = judge_saved(tmp_path / "cpu")
+    original = json.loads((committed / "summary.json").read_text(encoding="utf-8"))
+    assert [r["verdict"] for r in judged["methods"]] == [r["verdict"] for r in original["methods"]]
+    assert len(judged["methods"]) == 8 and judged["not_run"] == []
+
+
+def test_judge_only_without_a_run_is_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("verify", "--judge-only", "--out", str(tmp_path / "nothing"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "summary.json: not found" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 # --- the drivers: `mimtax verify --dry-run` and `mimtax run` argument checks ----------------------------------
 
 def test_verify_dry_run_every_method_writes_a_summary_without_verdicts(tmp_path):
@@ -189,9 +294,53 @@ def test_the_gpu_visit_script_rehearses_on_the_cpu(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     files = sorted(p.name for p in out.iterdir())
     assert files == ["environment.txt", "throughput.json", "throughput.log", "verification.tar.gz", "verify.log"]
-    rows = json.loads((out / "throughput.json").read_text())["rows"]
+    throughput = json.loads((out / "throughput.json").read_text())
+    rows = throughput["rows"]
     assert {r["method"] for r in rows} == {"mae", "ibot", "simmim"} and all(r["images_per_s"] > 0 for r in rows)
+    assert throughput["complete"] and not throughput["not_measured"]
     with tarfile.open(out / "verification.tar.gz") as archive:
         names = archive.getnames()
         summary = json.load(archive.extractfile("verification/summary.json"))
-    assert "verification/summary.md" in names and len(summary["methods"]) == 8
+    assert "verification/summary.md" in names and len(summary["methods"]) == 8 and summary["complete"]
+
+
+def test_throughput_stopped_from_outside_keeps_what_it_measured(tmp_path):
+    """The visit's time limit kills the benchmark mid-way: the rows measured so far are on disk, the acceptance
+    figures first (MAE at 32 px, visible-only and encoding every patch), marked incomplete."""
+    import json
+    import signal
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "throughput.json"
+    bench = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "bench_throughput.py"), "--device", "cpu",
+                              "--steps", "1", "--batch-small", "2", "--batch-large", "1", "--methods", "mae,ibot",
+                              "--out", str(out)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    measured = 0
+    for line in bench.stdout:
+        measured += line.startswith("measured ")
+        if measured == 2:
+            bench.send_signal(signal.SIGTERM)  # what `timeout` sends
+            break
+    bench.wait(timeout=60)
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert bench.returncode != 0 and not saved["complete"]
+    assert [(r["method"], r["config"]["image"], bool(r.get("encode_all"))) for r in saved["rows"]] == [
+        ("mae", 32, False), ("mae", 32, True)]
+
+
+def test_throughput_past_its_deadline_lists_what_it_did_not_measure(tmp_path):
+    import json
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "throughput.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_throughput.py"), "--device", "cpu",
+                             "--steps", "1", "--methods", "mae", "--deadline-s", "0", "--out", str(out)],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert not saved["complete"] and not saved["rows"] and len(saved["not_measured"]) == 5
+    assert "not measured (past --deadline-s 0)" in result.stdout
