@@ -64,7 +64,7 @@ def judge_saved(out: str | Path) -> dict:
         except (OSError, KeyError, ValueError) as exc:
             raise UserError(f"{path}: cannot read the outcomes of {row['method']} ({exc})") from None
     stopped = [m for m in planned if m not in {r["method"] for r in rows} | {n["method"] for n in summary["not_run"]}]
-    summary["not_run"] += [{"method": m, "reason": "the run was stopped before it reached this method"}
+    summary["not_run"] += [{"method": m, "reason": "the run was stopped before it finished this method"}
                            for m in stopped]
     reason = "dry run: checks the plumbing, never a verdict" if summary["scale"] == "dry run" else ""
     judge_rows(summary, outcomes, round(100 / summary["chance"]), reason)
