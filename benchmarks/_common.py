@@ -17,9 +17,14 @@ def machine() -> dict:
             "platform": platform.platform(), "date": date.today().isoformat()}
 
 
-def save(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def save(name: str, payload: dict, path: Path | None = None) -> Path:
+    """The result file (`results/NAME.json`, or `path`), with the command and machine; written and renamed, so
+    a benchmark that rewrites it as it goes and is stopped leaves a whole file."""
+    from taxonomy.fsutil import write_text_atomic
+
+    if path is None:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"{name}.json"
     payload = {"command": "python " + " ".join(sys.argv), **machine(), **payload}
-    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    return path
+    write_text_atomic(Path(path), json.dumps(payload, indent=1) + "\n")
+    return Path(path)

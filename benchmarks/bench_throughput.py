@@ -12,7 +12,6 @@ dense matmul measured in the same run on the same device (the baseline). Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, save  # noqa: E402
+from _common import save  # noqa: E402
 
 from reference_impls import METHODS, build_method  # noqa: E402
 from reference_impls.data import shapes  # noqa: E402
@@ -100,22 +99,10 @@ def plan_for(methods: list[str]) -> list[tuple[str, str, dict]]:
     return small + large + [(m, "vit-t/4@32", {}) for m in others]
 
 
-def annotate(rows: list[dict], baseline: float, peak: float | None) -> None:
-    for r in rows:
-        r["utilisation_vs_matmul"] = r["achieved_tflops"] / baseline
-        r["mfu_vs_peak"] = r["achieved_tflops"] / peak if peak else None
-
-
-def write(args: argparse.Namespace, device: str, payload: dict) -> Path:
-    """The result file, rewritten after every measurement (write and rename): a run stopped from outside
-    keeps what it measured, marked incomplete."""
-    from taxonomy.fsutil import write_text_atomic
-
-    if not args.out:
-        return save(f"throughput-{device}", payload)
-    write_text_atomic(args.out, json.dumps({"command": "python " + " ".join(sys.argv), **machine(), **payload},
-                                           indent=1) + "\n")
-    return args.out
+def annotate(row: dict, baseline: float, peak: float | None) -> dict:
+    row["utilisation_vs_matmul"] = row["achieved_tflops"] / baseline
+    row["mfu_vs_peak"] = row["achieved_tflops"] / peak if peak else None
+    return row
 
 
 def main() -> None:
@@ -148,10 +135,10 @@ def main() -> None:
         if args.deadline_s is not None and time.perf_counter() - started > args.deadline_s:
             payload["not_measured"].append({"method": name, "config": CONFIGS[cfg_name], **options})
             continue
-        payload["rows"].append(measure(name, CONFIGS[cfg_name], batches[cfg_name], args.steps, device, args.compile,
-                                       args.mode, **options))
-        annotate(payload["rows"], baseline, peak)
-        write(args, device, payload)
+        row = measure(name, CONFIGS[cfg_name], batches[cfg_name], args.steps, device, args.compile, args.mode,
+                      **options)
+        payload["rows"].append(annotate(row, baseline, peak))
+        save(f"throughput-{device}", payload, args.out)  # after every row: a visit stopped at its limit keeps it
         print(f"measured {name} {cfg_name} {options or ''}: {payload['rows'][-1]['images_per_s']:,.0f} img/s "
               f"({time.perf_counter() - started:.0f} s)", flush=True)
     rows = payload["rows"]
@@ -173,7 +160,7 @@ def main() -> None:
     for item in payload["not_measured"]:
         print(f"not measured (past --deadline-s {args.deadline_s:g}): {item['method']} {item['config']}")
     payload["complete"] = not payload["not_measured"]
-    print("wrote", write(args, device, payload))
+    print("wrote", save(f"throughput-{device}", payload, args.out))
 
 
 if __name__ == "__main__":
