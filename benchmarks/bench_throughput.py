@@ -15,6 +15,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
 from reference_impls import METHODS, build_method  # noqa: E402
-from reference_impls.data import shapes  # noqa: E402
+from reference_impls.data import ShapesSource  # noqa: E402
 from reference_impls.flops import peak_tflops, step_flops  # noqa: E402
 from reference_impls.train import TrainConfig, Trainer  # noqa: E402
 
@@ -50,12 +51,23 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def pool_on(device: str, size: int, n: int, seed: int = 0) -> SimpleNamespace:
+    """What the training step reads: the unlabelled pool, its parameters on `device` and every batch rendered
+    there (no labelled, test or held-out split rendered on the host: at 224 px that cost more than the
+    measurement), and a few held-out images for the target-health monitors."""
+    pool = ShapesSource(n, seed, size, device=device)
+    return SimpleNamespace(pretrain=pool, heldout=pool.get(torch.arange(min(n, 64), device=device)))
+
+
 def measure(name: str, cfg: dict, batch: int, steps: int, device: str, compile_: bool, mode: str | None = None,
-            **options) -> dict:
-    """Seconds per step of the real loop, after warm-up (and compilation), on shapes rendered at the size."""
-    data = shapes(0, pool=max(4 * batch, 1024), per_class=1, test_per_class=1, size=cfg["image"]).to(device)
-    torch.manual_seed(0)
-    method = build_method(name, cfg["image"], cfg["patch"], 3, cfg["size"], **options).to(device)
+            method=None, **options) -> dict:
+    """Seconds per step of the real loop, after warm-up (and compilation), on shapes rendered at the size on
+    the device. `method`: an existing model object of that configuration to time (a compiled one is reused,
+    not compiled again: `reference_impls.train.compiled` keeps one per object)."""
+    data = pool_on(device, cfg["image"], max(4 * batch, 1024))
+    if method is None:
+        torch.manual_seed(0)
+        method = build_method(name, cfg["image"], cfg["patch"], 3, cfg["size"], **options).to(device)
     method.prepare(data.pretrain, device)
     images = data.pretrain.get(torch.arange(batch, device=device) % len(data.pretrain))
     flops = step_flops(method, images, device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -23,9 +24,13 @@ def ema_update(teacher: nn.Module, student: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(list(teacher.parameters()), [s.detach() for s in student.parameters()], 1.0 - tau)
 
 
-def ema_rate(step: int, total: int, start: float | None = None, end: float = 1.0) -> float:
-    """Momentum rising linearly from `start` to `end` over the run. By default `start` is scaled to the run
-    length so the teacher averages over roughly the last 2 % of the steps (0.996 at 50k steps, 0.95 at 1k)."""
-    if start is None:
-        start = min(0.9996, max(0.9, 1 - 50 / max(total, 1)))
-    return start + (end - start) * min(1.0, step / max(total, 1))
+def ema_rate(step: int, total: int, base: float, end: float = 1.0, schedule: str = "cosine") -> float:
+    """The teacher's momentum at `step` of `total`, from `base` to `end` as the papers schedule it:
+    "cosine" (iBOT, after BYOL / DINO: end - (end - base) (cos(pi t) + 1) / 2) or "linear" (I-JEPA; data2vec
+    anneals linearly, here over the whole run)."""
+    t = min(1.0, step / max(total, 1))
+    if schedule == "cosine":
+        return end - (end - base) * (math.cos(math.pi * t) + 1) / 2
+    if schedule == "linear":
+        return base + (end - base) * t
+    raise ValueError(f"EMA schedule must be 'cosine' or 'linear', got '{schedule}'")

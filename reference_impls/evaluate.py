@@ -4,7 +4,9 @@ Arms: the pretrained encoder (the one the paper evaluates; the student too where
 same architecture randomly initialised, raw pixels, and handcrafted features (pooled HOG). Probes: a frozen
 linear probe and k-nearest neighbours at 1, 10 and 100 labels per class (the label-efficiency curve; 10 is the
 primary split), and a short fine-tune on the 10-label split whose learning rate is picked per arm on the
-first seed's validation split (never on the test split) and kept for the later seeds. Each probe returns
+first seed's validation split (never on the test split) and kept for the later seeds. The fine-tune starts from
+the linear probe's head (LP-FT): from a random head, 40 steps on 100 images left every arm at chance, below its own
+linear probe (HOG features 15 % against 22 % on validation). Each probe returns
 which test images it got right, so the verdict (`reference_impls.verdict`) can count test-set sampling noise
 as well as seed noise.
 """
@@ -37,6 +39,7 @@ class EvalConfig:
     finetune_lrs: tuple[float, ...] = (2e-4, 5e-4, 1.5e-3)  # the head learns 4x faster
     batch_size: int = 256
     flips: bool = True  # label-preserving for shapes, not for digits
+    finetune_from_probe: bool = True  # LP-FT: the fine-tune starts from the linear probe's head, not a random one
     label_curve: tuple[int, ...] = (1, 10, 100)
 
 
@@ -58,18 +61,28 @@ def encode(encoder: nn.Module | None, images: torch.Tensor, batch: int = 256) ->
     return distributed.gather_rows(local, len(images))
 
 
-def linear_probe(train: torch.Tensor, train_y: torch.Tensor, test: torch.Tensor, test_y: torch.Tensor,
-                 classes: int, steps: int, seed: int) -> torch.Tensor:
-    """Multinomial logistic regression on standardised frozen features (full batch)."""
+def probe_head(train: torch.Tensor, train_y: torch.Tensor, classes: int, steps: int, seed: int) -> nn.Linear:
+    """Multinomial logistic regression on standardised frozen features (full batch), returned as one linear
+    layer on the raw features (the standardisation folded into its weights)."""
     torch.manual_seed(seed)
     mean, std = train.mean(0), train.std(0) + 1e-6
-    train, test = (train - mean) / std, (test - mean) / std
     head = nn.Linear(train.shape[1], classes).to(train.device)
     opt = torch.optim.AdamW(head.parameters(), lr=1e-2, weight_decay=1e-2)
+    standardised = (train - mean) / std
     for _ in range(steps):
         opt.zero_grad()
-        F.cross_entropy(head(train), train_y).backward()
+        F.cross_entropy(head(standardised), train_y).backward()
         opt.step()
+    with torch.no_grad():
+        head.weight.div_(std)
+        head.bias.sub_(head.weight @ mean)
+    return head
+
+
+def linear_probe(train: torch.Tensor, train_y: torch.Tensor, test: torch.Tensor, test_y: torch.Tensor,
+                 classes: int, steps: int, seed: int) -> torch.Tensor:
+    """Which test images the linear probe (`probe_head`) classifies right."""
+    head = probe_head(train, train_y, classes, steps, seed)
     with torch.no_grad():
         return head(test).argmax(1) == test_y
 
@@ -95,14 +108,20 @@ def augment(images: torch.Tensor, flips: bool, generator: torch.Generator) -> to
 
 
 def train_classifier(encoder: nn.Module | None, x: torch.Tensor, y: torch.Tensor, classes: int, lr: float,
-                     steps: int, batch: int, flips: bool, seed: int):
+                     steps: int, batch: int, flips: bool, seed: int, probe_steps: int = 0):
     """Train a copy of `encoder` + a linear head (a head alone on pixels or fixed features) on (x, y) with
-    shifts/flips and a cosine schedule; returns the trained classifier as a function of images."""
+    shifts/flips and a cosine schedule; returns the trained classifier as a function of images.
+    `probe_steps` > 0: the head starts as the linear probe of the frozen features (LP-FT, Kumar et al. 2022),
+    so a few steps on few labels refine a classifier instead of fitting a random head while the features drift."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = copy.deepcopy(encoder) if encoder is not None else None
     in_dim = model.dim if model is not None else x[0].numel()
-    head = nn.Linear(in_dim, classes).to(x.device)
+    if probe_steps:
+        head = probe_head(encode(model, x), y, classes, probe_steps, seed)
+        torch.manual_seed(seed)
+    else:
+        head = nn.Linear(in_dim, classes).to(x.device)
     params = [{"params": head.parameters(), "lr": lr * 4}]
     if model is not None and next(model.parameters(), None) is not None:
         model.train()
@@ -135,7 +154,8 @@ def finetune(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int
     best = None
     for rate in (lr,) if lr is not None else cfg.finetune_lrs:
         classifier = train_classifier(encoder, data.train_x, data.train_y, len(data.classes), rate,
-                                      cfg.finetune_steps, cfg.batch_size, cfg.flips, seed)
+                                      cfg.finetune_steps, cfg.batch_size, cfg.flips, seed,
+                                      cfg.probe_steps if cfg.finetune_from_probe else 0)
         val = float(right_answers(classifier, data.val_x, data.val_y).float().mean()) if lr is None else 0.0
         if best is None or val > best[0]:
             best = (val, rate, classifier)

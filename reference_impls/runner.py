@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, replace
@@ -18,8 +19,9 @@ from reference_impls import build_method, distributed, method_info
 from reference_impls.data import Splits, load
 from reference_impls.evaluate import (PROBES, STUDENT, EvalConfig, chosen_rates, evaluate_arm, outcomes_by_arm,
                                       probe_keys, summarise)
+from reference_impls.pretext import pretext_text
 from reference_impls.verdict import judge
-from taxonomy.fsutil import write_atomic, write_text_atomic
+from taxonomy.fsutil import publish, scratch_folder, write_atomic
 from reference_impls.train import TrainConfig, pretrain, save_checkpoint
 
 PRESETS = {
@@ -138,18 +140,25 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
             "wall_s_per_seed": [t["wall_s"] for t in trainings], "images_per_s": [t["images_per_s"] for t in trainings],
             "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
             "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
+            "pretext": [t["pretext"] for t in trainings],  # "learned its task" (reference_impls.pretext)
             "history_last_seed": trainings[-1]["history"],
         },
         "results": results, "total_wall_s": time.perf_counter() - started,
         "prepared": trainings[-1].get("prepared") or None, "diagnostics": trainings[-1].get("diagnostics") or None,
     }
     if group.main:  # one writer: rank 0 (every rank holds the same weights and outcomes)
-        save_checkpoint(last_method, out / "checkpoint.safetensors")
-        if last_method.pixel_target:
-            reconstruction_grid(last_method, last_data, out / "reconstruction.png")
-        save_outcomes(runs, out / "outcomes.npz")
-        write_text_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
-        write_text_atomic(out / "report.md", report_markdown(report))
+        # every file is staged first, then all are moved in together: a full disk leaves the previous run's set
+        staging = scratch_folder(out, "staging")
+        try:
+            save_checkpoint(last_method, staging / "checkpoint.safetensors")
+            if last_method.pixel_target:
+                reconstruction_grid(last_method, last_data, staging / "reconstruction.png")
+            save_outcomes(runs, staging / "outcomes.npz")
+            (staging / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+            (staging / "report.md").write_text(report_markdown(report), encoding="utf-8")
+            publish(out, {p.name: p for p in sorted(staging.iterdir())}, "run")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     distributed.close()
     return report
 
@@ -231,6 +240,7 @@ def report_markdown(report: dict) -> str:
              f"Pretraining: {sum(report['pretraining']['wall_s_per_seed']) / len(report['pretraining']['wall_s_per_seed']):.1f} s "
              f"per seed, {sum(report['pretraining']['images_per_s']) / len(report['pretraining']['images_per_s']):,.0f} images/s; "
              f"held-out loss {report['pretraining']['heldout_loss_before'][-1]:.4f} → {report['pretraining']['heldout_loss_after'][-1]:.4f} (last seed).",
+             pretext_text(report["pretraining"].get("pretext", [])),
              *( [f"Tokenizer / monitors: {json.dumps({**(report.get('prepared') or {}), **(report.get('diagnostics') or {})})}"]
                 if report.get("prepared") or report.get("diagnostics") else []),
              "", f"Accuracy on the test split, % (mean ± std over {res['seeds']} seeds; chance "
@@ -242,7 +252,7 @@ def report_markdown(report: dict) -> str:
         cells = [f"{res['arms'][arm][p]['mean']:.1f} ± {res['arms'][arm][p]['std']:.1f}" for p in PROBES]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     lines += ["", *label_curve_lines(res["arms"], primary)]
-    lines += ["", f"Comparisons on {primary}, paired by seed and test image (bootstrap over both):", ""]
+    lines += ["", f"Comparisons on {primary}, paired by seed and test image (t test, seed and image variance):", ""]
     lines += comparison_lines(verdict)
     lines += ["", f"**{verdict['text']}**", ""]
     return "\n".join(lines)

@@ -13,17 +13,18 @@ from pathlib import Path
 import numpy as np
 
 from reference_impls.evaluate import ARMS, PROBES
+from reference_impls.pretext import pretext_text
 from reference_impls.runner import comparison_lines, label_curve_lines
 from reference_impls.verdict import judge
 from taxonomy.errors import UserError
-from taxonomy.fsutil import write_text_atomic
+from taxonomy.fsutil import replacing_allowed, write_output_text
 
 SUMMARY = "summary.json"
 
 
 def write_progress(out: Path, summary: dict) -> None:
     """The rows so far, unjudged: what survives if the run is stopped before it can judge."""
-    write_text_atomic(out / SUMMARY, json.dumps({**summary, "complete": False}, indent=1) + "\n")
+    write_output_text(out / SUMMARY, json.dumps({**summary, "complete": False}, indent=1) + "\n", "verify")
 
 
 def judge_rows(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], classes: int, reason: str = "") -> None:
@@ -36,8 +37,8 @@ def judge_rows(summary: dict, outcomes: dict[str, dict[str, np.ndarray]], classe
 
 
 def write_final(out: Path, summary: dict) -> None:
-    write_text_atomic(out / SUMMARY, json.dumps({**summary, "complete": True}, indent=1) + "\n")
-    write_text_atomic(out / "summary.md", summary_markdown(summary))
+    write_output_text(out / SUMMARY, json.dumps({**summary, "complete": True}, indent=1) + "\n", "verify")
+    write_output_text(out / "summary.md", summary_markdown(summary), "verify")
 
 
 def judge_saved(out: str | Path) -> dict:
@@ -69,7 +70,8 @@ def judge_saved(out: str | Path) -> dict:
     reason = "dry run: checks the plumbing, never a verdict" if summary["scale"] == "dry run" else ""
     judge_rows(summary, outcomes, round(100 / summary["chance"]), reason)
     summary["judged_from_saved_outcomes"] = True
-    write_final(out, summary)
+    with replacing_allowed(True):  # the summary of the run in this folder, just read and checked: rewritten
+        write_final(out, summary)
     return summary
 
 
@@ -92,10 +94,11 @@ def summary_markdown(summary: dict) -> str:
              f"Data: `shapes`, 10 labels per class, {summary['test_images']} test images, chance "
              f"{summary['chance']:.1f} %. Model: ViT-{summary['model']['size']}/{summary['model']['patch']} at "
              f"{summary['model']['image_size']} px. Arms: pretrained, the same architecture randomly initialised, raw "
-             "pixels, pooled HOG; each scored by the same probes. A verdict needs >= 5 seeds, the primary probe's "
-             "interval (paired by seed and test image, bootstrap) above +2 points over random init and above every "
-             "other arm and chance, Holm-corrected across every method the run set out to judge (one not run counts "
-             "as a failed comparison). Where the paper evaluates a "
+             "pixels, pooled HOG; each scored by the same probes. \"Helped\" needs >= 5 seeds and the primary probe's "
+             "interval (paired by seed and test image; a t test on seeds - 1 df with the seed and image variance) "
+             "above +2 points over random init and above raw pixels and chance; \"beats handcrafted features\" "
+             "(HOG) is judged separately. Each is Holm-corrected across every method the run set out to judge (one "
+             "not run counts as a failed comparison). Where the paper evaluates a "
              "teacher (iBOT, AttMask) or the target encoder (I-JEPA), that is the pretrained arm and the student is "
              "reported beside it.", "",
              "Supervised ceiling: the same ViT trained from scratch on "
@@ -113,10 +116,13 @@ def summary_markdown(summary: dict) -> str:
         before, after = row["heldout_loss_before"], row["heldout_loss_after"]
         lines.append(f"| {row['method']} | {row['steps']} | {row['images_per_s']:,.0f} | {util} | "
                      f"{sum(before) / len(before):.3f} → {sum(after) / len(after):.3f} | {probe} | "
-                     + " | ".join(cells) + f" | {row['verdict']['verdict']} |")
+                     + " | ".join(cells) + f" | {row['verdict']['verdict']}"
+                     + (" (beats HOG)" if row["verdict"].get("beats_handcrafted") else "") + " |")
     for row in summary["methods"]:
         arms = row["results"]["arms"]
         lines += ["", f"## {row['method']}", "", row["verdict"]["text"], ""]
+        if row.get("pretext"):
+            lines += [pretext_text(row["pretext"]), ""]
         lines += comparison_lines(row["verdict"])
         if row.get("health"):
             lines += ["", "Target health at the end of pretraining, per seed (collapse shows as entropy at a limit, "

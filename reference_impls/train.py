@@ -152,8 +152,13 @@ def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool =
     trainer = Trainer(method, data, cfg)
     torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * trainer.group.rank)  # each rank its own masks
     progress = progress and trainer.group.main
+    # for EMA schedules defined per epoch (iBOT): each step takes the global batch, world x batch_size
+    method.steps_per_epoch = len(data.pretrain) / (cfg.batch_size * trainer.group.world)
     prepared = method.prepare(data.pretrain, device)
     before = heldout_loss(method, data.heldout, device)
+    from reference_impls.pretext import measure, pretext_check
+
+    pretext_before = measure(method, data.heldout)  # "learned its task": the same masks are drawn again after
     history: list[tuple[int, float]] = []
     health: list[dict] = []
     running = torch.zeros((), device=device)
@@ -184,6 +189,7 @@ def pretrain(method: MIMMethod, data: Splits, cfg: TrainConfig, progress: bool =
                 history=history, heldout_loss_before=before, prepared=prepared,
                 diagnostics=diagnostics, health_history=health,
                 heldout_loss_after=heldout_loss(method, data.heldout, device), wall_s=wall,
+                pretext=pretext_check(method, data.heldout, pretext_before),
                 images_per_s=cfg.steps * cfg.batch_size * trainer.group.world / wall)
 
 

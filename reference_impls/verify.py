@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class Scale:
     ceiling_per_class: int  # the supervised ceiling: labels per class and steps
     ceiling_steps: int
     compile: bool = False
+    heldout: int = 512  # held-out images for the pretext loss before / after (at most the 512 rendered)
 
 
 SCALES = {
@@ -55,14 +56,16 @@ SCALES = {
                  5, 50, 300, 400),
     "dry": Scale("dry run", "micro", 16, 256, 10, 1e-3,
                  EvalConfig(probe_steps=5, finetune_steps=2, batch_size=16, finetune_lrs=(5e-4,), label_curve=(1, 10)),
-                 2, 3, 3, 2),
+                 1, 2, 3, 2, heldout=32),
 }
 
 
 def render_seeds(seeds: int, scale: Scale, device: str) -> dict[int, Splits]:
     """Each seed's labelled split, unlabelled pool and held-out images, once for all methods."""
-    return {seed: shapes(seed, pool=scale.pool, test_per_class=scale.test_per_class,
-                         labelled_per_class=max(scale.eval.label_curve)).to(device) for seed in range(seeds)}
+    rendered = {seed: shapes(seed, pool=scale.pool, test_per_class=scale.test_per_class,
+                             labelled_per_class=max(scale.eval.label_curve)) for seed in range(seeds)}
+    return {seed: replace(splits, heldout=splits.heldout[:scale.heldout]).to(device)
+            for seed, splits in rendered.items()}
 
 
 def ceiling(data: Splits, scale: Scale, device: str) -> dict:
@@ -81,6 +84,19 @@ def ceiling(data: Splits, scale: Scale, device: str) -> dict:
 def train_config(scale: Scale, device: str, steps: int, seed: int) -> TrainConfig:
     return TrainConfig(steps=steps, batch_size=scale.batch, lr=scale.lr, warmup_steps=max(1, steps // 20),
                        compile=scale.compile and device != "cpu", device=device, seed=seed)
+
+
+_MODELS: dict[tuple, torch.nn.Module] = {}
+
+
+def method_model(name: str, splits: Splits, scale: Scale, device: str):
+    """The one model object of a method at a scale and device in this process, re-initialised for each run
+    (`reinitialise`): its compiled step (`train.compiled`) is compiled once for verify's seeds and for
+    whatever else in the same process trains it (the GPU visit's stages, `benchmarks/gpu_visit.py`)."""
+    key = (name, splits.image_size, splits.channels, scale.size, device)
+    if key not in _MODELS:
+        _MODELS[key] = build_method(name, splits.image_size, 4, splits.channels, scale.size).to(device)
+    return _MODELS[key]
 
 
 def reinitialise(model, name: str, splits: Splits, scale: Scale, seed: int) -> None:
@@ -117,8 +133,25 @@ def fits(elapsed: float, cost: float, budget: float) -> bool:
     return elapsed + cost <= budget
 
 
-def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device: str = "cuda", seeds: int = 5,
-           dry_run: bool = False, out: str | Path = "reports/verification", progress: bool = True) -> dict:
+def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device: str = "cuda",
+           seeds: int | None = None, dry_run: bool = False, out: str | Path = "runs/verify",
+           progress: bool = True) -> dict:
+    """Pretrain and judge every method within the budget; write and return the summary (`_verify`).
+
+    A dry run on the CPU runs on one thread: its tensors are toy-sized, and on a shared machine a second
+    OpenMP thread only waits (`benchmarks/bench_dry_run.py`: 47 s on one thread, 553 s on two, at a load
+    of 14 on the project's 2-core VM)."""
+    threads = torch.get_num_threads()
+    if dry_run and device == "cpu":
+        torch.set_num_threads(1)
+    try:
+        return _verify(methods, budget_minutes, device, seeds, dry_run, out, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds: int | None, dry_run: bool,
+            out: str | Path, progress: bool) -> dict:
     """Pretrain and judge every method within the budget; write and return the summary.
 
     A method is started only if its cheapest run (the fewest steps on every seed, evaluation included) still
@@ -127,6 +160,7 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
     methods = list(methods or METHODS)
     for name in methods:
         method_info(name)  # unknown names fail before any work
+    seeds = seeds if seeds is not None else (1 if dry_run else 5)
     if seeds <= 0 or budget_minutes <= 0:
         raise ValueError("--seeds and --budget-minutes must be above 0")
     device = _device(device)
@@ -175,7 +209,7 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
             say(f"verify: {name}: not run, the budget is spent")
             continue
         info = method_info(name)
-        model = build_method(name, first.image_size, 4, first.channels, scale.size).to(device)
+        model = method_model(name, first, scale, device)
         per_step, flops, measuring = seconds_per_step(model, name, first, scale, device)
         eval_s = encoder_arms(model) * sum(per_arm) / len(per_arm)
         least = seeds * (scale.min_steps * per_step + eval_s)
@@ -214,6 +248,7 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
             "utilisation": achieved / (peak * group.world) if peak else None,
             "heldout_loss_before": [t["heldout_loss_before"] for t in trainings],
             "heldout_loss_after": [t["heldout_loss_after"] for t in trainings],
+            "pretext": [t["pretext"] for t in trainings],  # "learned its task" (reference_impls.pretext)
             "health": [t["diagnostics"].get("health") for t in trainings if t["diagnostics"]],
             "wall_s": sum(t["wall_s"] for t in trainings), "results": summarise(runs)})
         summary["wall_s"] = time.perf_counter() - started

@@ -69,7 +69,13 @@ class Block(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
+    def forward(self, x: torch.Tensor, return_attention: bool = False, return_ffn: bool = False):
+        """With `return_ffn`, also the feed-forward output before it is added to the residual (data2vec's
+        target layer)."""
+        if return_ffn:
+            x = x + self.attn(self.norm1(x))
+            ffn = self.mlp(self.norm2(x))
+            return x + ffn, ffn
         if return_attention:
             out, weights = self.attn(self.norm1(x), return_attention=True)
             x = x + out
@@ -83,12 +89,17 @@ class ViT(nn.Module):
 
     `forward(images, keep=None, mask=None, mask_token=None)` returns token features (B, T, dim), T including
     the class token when present. `keep` (B, K) encodes only those patches (MAE); `mask` (B, N) with a
-    `mask_token` replaces masked patches inside the encoder (SimMIM, BEiT).
+    `mask_token` replaces masked patches inside the encoder (SimMIM, BEiT). `pool` says what `pooled` gives
+    the probes: "mean" of the patch tokens (MAE, I-JEPA, ...) or the "cls" token (iBOT, AttMask: the token
+    their global objective trains).
     """
 
     def __init__(self, image_size: int = 32, patch: int = 4, channels: int = 3, size: str | ViTConfig = "tiny",
-                 class_token: bool = True):
+                 class_token: bool = True, pool: str = "mean"):
         super().__init__()
+        if pool not in ("mean", "cls") or (pool == "cls" and not class_token):
+            raise ValueError(f"pool must be 'mean' or 'cls' (with a class token), got '{pool}'")
+        self.pool = pool
         cfg = SIZES[size] if isinstance(size, str) else size
         if image_size % patch:
             raise ValueError(f"image size {image_size} is not a multiple of the patch size {patch}")
@@ -113,9 +124,11 @@ class ViT(nn.Module):
         return self.patch_embed(images).flatten(2).transpose(1, 2) + self.pos_embed
 
     def forward(self, images: torch.Tensor, keep: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                mask_token: torch.Tensor | None = None, all_layers: bool = False, cls_attention: bool = False):
-        """Token features; with `all_layers` also every block's output, with `cls_attention` also the last
-        block's attention from the class token to each patch, averaged over heads (B, N): one pass for both."""
+                mask_token: torch.Tensor | None = None, all_layers: bool = False, cls_attention: bool = False,
+                ffn_outputs: bool = False):
+        """Token features; with `all_layers` also every block's output, with `ffn_outputs` every block's
+        feed-forward output before its residual, with `cls_attention` also the last block's attention from the
+        class token to each patch, averaged over heads (B, N): one pass for both."""
         if cls_attention and self.cls_token is None:
             raise ValueError("attention-guided masking needs a class token")
         x = self.embed(images)
@@ -130,13 +143,17 @@ class ViT(nn.Module):
         for i, block in enumerate(self.blocks):
             if cls_attention and i == len(self.blocks) - 1:
                 x, weights = block(x, return_attention=True)
+            elif ffn_outputs:
+                x, ffn = block(x, return_ffn=True)
+                layers.append(ffn)
+                continue
             else:
                 x = block(x)
             layers.append(x)
         x = self.norm(x)
         if cls_attention:
             return x, weights[:, :, 0, 1:].mean(1).float()
-        return (x, layers) if all_layers else x
+        return (x, layers) if all_layers or ffn_outputs else x
 
     @torch.no_grad()
     def cls_attention(self, images: torch.Tensor) -> torch.Tensor:
@@ -144,8 +161,10 @@ class ViT(nn.Module):
         return self.forward(images, cls_attention=True)[1]
 
     def pooled(self, images: torch.Tensor) -> torch.Tensor:
-        """One vector per image for probes: mean of patch tokens (class token excluded)."""
-        return self.forward(images)[:, self.prefix:].mean(1)
+        """One vector per image for probes: the mean of the patch tokens (class token excluded), or the class
+        token (`pool="cls"`)."""
+        tokens = self.forward(images)
+        return tokens[:, 0] if self.pool == "cls" else tokens[:, self.prefix:].mean(1)
 
 
 def _init(module: nn.Module) -> None:

@@ -42,6 +42,7 @@ def main(out: Path) -> None:
     for name in METHODS:
         torch.manual_seed(0)
         model = build_method(name, data.image_size, 4, data.channels, "micro")
+        model.crop_scale = None  # each rank draws its own crops: this compares the step itself, not augmentation
         model.prepare(data.pretrain, device)
         trainer = Trainer(model, data, cfg)
         for step, images in enumerate(batches):

@@ -248,8 +248,12 @@ def test_warm_build_does_not_recompute_corpus_features(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("recomputed on a warm cache")
 
-    for name in ("lsa_vectors", "tfidf_vectors", "term_counts", "make_tree"):
+    for name in ("lsa_vectors", "tfidf_vectors", "make_tree"):
         monkeypatch.setattr(dendrogram, name, refuse)
+    from taxonomy.clustering import labels
+
+    for name in ("candidate_phrases", "topic_names"):  # the names: their phrases and embeddings are cached too
+        monkeypatch.setattr(labels, name, refuse)
     for name in ("consensus_linkage", "order_leaves"):
         monkeypatch.setattr(dendrogram.cluster, name, refuse)
     second = build_dendrogram(embedding="fake", cache_dir=tmp_path, progress=False, permutations=1)

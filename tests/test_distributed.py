@@ -53,5 +53,5 @@ def test_run_under_torchrun_reports_once_with_the_scaled_rate(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["train"]["world_size"] == 2 and report["train"]["lr_scaled"] == pytest.approx(2 * report["train"]["lr"])
     assert report["command"].startswith("torchrun --nproc_per_node 2")
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors", "outcomes.npz", "reconstruction.png",
-                                                   "report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".mimtax-manifest.json", "checkpoint.safetensors", "outcomes.npz",
+                                                   "reconstruction.png", "report.json", "report.md"]

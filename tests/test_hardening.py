@@ -387,10 +387,15 @@ def test_a_foreign_manifest_removes_nothing(tmp_path):
     from taxonomy.clustering.dendrogram import build_dendrogram
     from taxonomy.render.export import write_outputs
 
-    (tmp_path / "manifest.json").write_text(json.dumps({"written_by": "someone else", "files": ["precious.txt"]}))
+    from taxonomy.errors import UserError
+
+    foreign = json.dumps({"written_by": "someone else", "files": ["precious.txt"]})
+    (tmp_path / "manifest.json").write_text(foreign)
     (tmp_path / "precious.txt").write_text("keep")
-    write_outputs(build_dendrogram(embedding="tfidf", progress=False), tmp_path, pictures=False)
-    assert (tmp_path / "precious.txt").read_text() == "keep"
+    with pytest.raises(UserError, match="manifest.json: exists and was not written by mimtax"):
+        write_outputs(build_dendrogram(embedding="tfidf", progress=False), tmp_path, pictures=False)
+    assert (tmp_path / "precious.txt").read_text() == "keep" and (tmp_path / "manifest.json").read_text() == foreign
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "precious.txt"]
 
 
 def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
@@ -577,3 +582,34 @@ def test_the_painter_takes_a_large_picture_job_while_it_is_still_drawing(tmp_pat
         release.touch()
         painter.close()
     assert returned, "the send waited for the drawing to finish"
+
+
+# --- imports flow one way: corpus -> clustering -> render / explore ------------------------------------------
+
+STAGES = {"corpus": 0, "clustering": 1, "render": 2, "explore": 2}
+
+
+def test_no_stage_imports_a_later_stage():
+    """Anywhere in a module (lazy imports in functions too): corpus imports neither clustering, render nor explore;
+    clustering imports neither render nor explore. A circle across stages (clustering -> explore -> render ->
+    clustering) is how the package grew one."""
+    import ast
+
+    backwards = []
+    for path in sorted((ROOT / "taxonomy").rglob("*.py")):
+        stage = path.relative_to(ROOT / "taxonomy").parts[0]
+        if stage not in STAGES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "taxonomy" and len(parts) > 1 and STAGES.get(parts[1], -1) > STAGES[stage]:
+                    backwards.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+                    break
+    assert not backwards, "\n".join(backwards)

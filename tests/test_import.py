@@ -304,3 +304,182 @@ def test_import_then_dendrogram_end_to_end(tmp_path):
     clusters = list(csv.DictReader((out / "clusters.csv").open(encoding="utf-8")))
     assert len(clusters) == 30 and "cluster_k5" in clusters[0]
     assert "no taxonomy" in result.stdout
+
+
+# --- awesome lists in other layouts (fixtures written for these tests: real papers' titles, authors, links) -------
+
+AWESOME = Path(__file__).parent / "fixtures" / "awesome"
+
+
+@pytest.mark.parametrize("name, papers, skipped, first", [
+    ("indented.md", 6, 3, dict(line=15, title="A Theoretical Analysis of Contrastive Unsupervised Representation "
+                                              "Learning", venue="ICML", year="2019", arxiv_id="1902.09229",
+                               authors=["Sanjeev Arora", "Hrishikesh Khandeparkar", "Mikhail Khodak",
+                                        "Orestis Plevrakis", "Nikunj Saunshi"], labels=[("Theory",)])),
+    ("backslash.md", 5, 1, dict(line=18, title="Denoising Diffusion Probabilistic Models", venue="NeurIPS",
+                                year="2020", arxiv_id="2006.11239",
+                                authors=["Jonathan Ho", "Ajay Jain", "Pieter Abbeel"],
+                                code_url="https://github.com/hojonathanho/diffusion", labels=[("Image Generation",)])),
+    ("short-names.md", 7, 3, dict(line=7, title="Graph Contrastive Learning with Augmentations", short_name="GraphCL",
+                                  year="2021", arxiv_id="2010.13902", code_url="https://github.com/Shen-Lab/GraphCL",
+                                  url="https://arxiv.org/abs/2010.13902", labels=[("Contrastive Methods",)])),
+])
+def test_common_awesome_layouts_are_read_without_a_flag(name, papers, skipped, first):
+    source = read_source(AWESOME / name)
+    assert (len(source.records), len(source.skipped)) == (papers, skipped)
+    record = source.records[0]
+    for field, value in first.items():
+        assert getattr(record, field) == value, field
+    assert all(r.title and r.year and r.arxiv_id and r.url.startswith("https://") for r in source.records)
+
+
+def test_layout_details_years_sections_and_author_orders():
+    indented = read_source(AWESOME / "indented.md")
+    moco = next(r for r in indented.records if r.title.startswith("Momentum Contrast"))
+    assert moco.authors[:2] == ["Kaiming He", "Haoqi Fan"]  # 'He, Kaiming and Fan, Haoqi' turned round
+    assert moco.year == "2020" and moco.venue == "CVPR"
+    nichol = next(r for r in read_source(AWESOME / "backslash.md").records if r.title.startswith("Improved"))
+    assert nichol.authors == ["Alex Nichol", "Prafulla Dhariwal"]  # affiliation marks dropped
+    graph = read_source(AWESOME / "short-names.md")
+    assert {r.title: r.year for r in graph.records}["Deep Graph Infomax"] == "2019"  # from the '### 2019' heading
+    assert [r.short_name for r in graph.records].count("") == 2  # bullets without a bold name are read too
+    # year headings are years, not nodes; blogs, resources, acknowledgements are not nodes
+    for source in (indented, graph):
+        names = {level for path in source.headings for level in path}
+        assert not names & {"2019", "2020", "2021", "2022", "Blog", "Technical blog", "Other resource",
+                            "Acknowledgement", "Table of Contents", "Contributing"}
+    assert graph.headings == [("Contrastive Methods",), ("Predictive Methods",)]
+
+
+def test_every_entry_is_read_or_reported_with_line_and_reason(tmp_path):
+    files = [str(AWESOME / n) for n in ("indented.md", "backslash.md", "short-names.md")]
+    out = tmp_path / "corpus"
+    result = run_cli("corpus", "import", *files, "--out", str(out), "--taxonomy-from-headings")
+    assert result.returncode == 0, result.stderr
+    assert "6 entries read, 3 skipped" in result.stdout and "5 entries read, 1 skipped" in result.stdout
+    assert "7 entry-like line(s) did not become papers" in result.stdout.replace("\n", " ")
+    skipped = list(csv.DictReader((out / "import-skipped.csv").open(encoding="utf-8")))
+    assert len(skipped) == 7
+    where = {(Path(r["file"]).name, int(r["line"])): r["reason"] for r in skipped}
+    assert where[("indented.md", 45)] == "no title found before the links"
+    assert "'Technical blog'" in where[("short-names.md", 21)] and "'Other resource'" in where[("short-names.md", 24)]
+    assert "introduction" in where[("short-names.md", 3)]
+    corpus = load_corpus(out)
+    assert len(corpus.papers) == 18
+    tax = corpus.taxonomy("headings")
+    names = {n.name for n in tax.nodes.values()}
+    assert {"Theory", "Vision", "Image Generation", "Contrastive Methods"} <= names
+    assert not names & {"2019", "2020", "2021", "Blog", "Technical blog", "Other resource", "Acknowledgement",
+                        "Introductory Posts", "Resources", "Papers"}
+    assert json.loads((out / "import.json").read_text())["skipped"] == 7
+
+
+def test_level_with_one_node_or_few_labels_is_not_scored(tmp_path):
+    import numpy as np
+    from scipy.cluster import hierarchy
+
+    from taxonomy.clustering.agreement import level_scores, why_not_scored
+
+    assert "1 node" in why_not_scored(np.array(["a"] * 40))
+    assert "fewer than 20" in why_not_scored(np.array(["a", "b"] * 9 + [""] * 2))
+    assert "fewer than 30%" in why_not_scored(np.array(["a", "b"] * 15 + [""] * 100))
+    assert why_not_scored(np.array(["a", "b"] * 15 + [""] * 10)) == ""
+    imported = import_corpus([AWESOME / "short-names.md"], taxonomy_from_headings=True)
+    write_corpus(imported, tmp_path / "corpus")
+    corpus = load_corpus(tmp_path / "corpus")
+    Z = hierarchy.linkage(np.random.default_rng(0).normal(size=(len(corpus.papers), 3)), "ward")
+    levels = level_scores(Z, corpus, "headings")
+    assert len(levels) and levels["value"].isna().all()  # never 1.000
+    assert (levels["not_scored"] == "labels 7 papers: fewer than 20").all()
+    from taxonomy.render.export import _agreement_json
+
+    doc = _agreement_json({"levels": levels, "tree": {}, "bk": {}})
+    assert doc["headings"]["levels"]["section"] == {"k": 2, "papers": 7, "scored": False,
+                                                   "not_scored": "labels 7 papers: fewer than 20"}
+
+
+def test_linked_titles_and_collapsible_sections(tmp_path):
+    """`- [Title](url), Authors, Venue Year | [github](url)` under `<details><summary>Section</summary>` blocks, the
+    way NeRF lists are written; an 'Implementations' section holds code, not papers."""
+    path = tmp_path / "nerf.md"
+    path.write_text("""# Neural fields
+## Papers
+- [NeRF: Representing Scenes as Neural Radiance Fields for View Synthesis](https://arxiv.org/abs/2003.08934), Mildenhall et al., ECCV 2020 | [github](https://github.com/bmild/nerf)
+
+<details open>
+<summary>Faster Inference</summary>
+
+- [Plenoxels: Radiance Fields without Neural Networks](https://arxiv.org/abs/2112.05131), Sara Fridovich-Keil, Alex Yu, Matthew Tancik and Qinhong Chen, CVPR 2022
+</details>
+
+## Implementations
+- [nerf-pytorch](https://github.com/yenchenlin/nerf-pytorch), Yen-Chen Lin, 2020
+""", encoding="utf-8")
+    source = read_source(path)
+    nerf, plenoxels = source.records
+    assert nerf.labels == [("Papers",)] and plenoxels.labels == [("Papers", "Faster Inference")]
+    assert nerf.authors == ["Mildenhall"] and (nerf.venue, nerf.year) == ("ECCV", "2020")
+    assert nerf.code_url == "https://github.com/bmild/nerf" and nerf.arxiv_id == "2003.08934"
+    assert plenoxels.authors == ["Sara Fridovich-Keil", "Alex Yu", "Matthew Tancik", "Qinhong Chen"]
+    assert [(k.line, "'Implementations'" in k.reason) for k in source.skipped] == [(12, True)]
+
+
+def test_table_rows_are_entries(tmp_path):
+    """A list kept as a Markdown table: each row with a link is an entry; the header row names the columns."""
+    path = tmp_path / "table.md"
+    path.write_text("""# Language models
+## Milestone Papers
+| Date | keywords | Institute | Paper |
+|:---:|:---:|:---:|---|
+| 2017-06 | Transformers | Google | [Attention Is All You Need](https://arxiv.org/abs/1706.03762) |
+| 2019-10 | T5 | Google | [Exploring the Limits of Transfer Learning with a Unified Text-to-Text Transformer](https://arxiv.org/abs/1910.10683) |
+
+## Open models
+- [LLaMA](https://github.com/meta-llama/llama) - weights and code
+""", encoding="utf-8")
+    source = read_source(path)
+    assert [(r.line, r.title, r.short_name, r.year, r.arxiv_id) for r in source.records] == [
+        (5, "Attention Is All You Need", "Transformers", "2017", "1706.03762"),
+        (6, "Exploring the Limits of Transfer Learning with a Unified Text-to-Text Transformer", "T5", "2019",
+         "1910.10683")]
+    (skip,) = source.skipped
+    assert skip.line == 9 and "only a name is linked ('LLaMA')" in skip.reason
+
+
+def test_paper_ids_with_a_shared_base_match_the_one_by_one_search():
+    """Ids are found with a remembered next suffix per base (linear time); they must be exactly the ids the plain
+    search ('base', 'base-2', 'base-3', … until one is free) gives, also when a suffixed id is itself some base."""
+    from taxonomy.corpus.importer import _paper_id
+    from taxonomy.corpus.readers import Record
+
+    records = [Record(title="Masked things", authors=["Ann Lee"], year="2021") for _ in range(5)]
+    records.insert(2, Record(title="Other", short_name="lee2021-masked-2"))  # takes the name the 2nd would want
+    records += [Record(title="Masked things", authors=["Ann Lee"], year="2021"), Record(title="x", key="solo")]
+
+    def plain(record, taken):
+        pid = _paper_id(record, set())  # the base
+        n, base = 2, pid
+        while pid in taken:
+            pid, n = f"{base}-{n}", n + 1
+        taken.add(pid)
+        return pid
+
+    taken, remembered, expected = set(), {}, set()
+    got = [_paper_id(r, taken, remembered) for r in records]
+    assert got == [plain(r, expected) for r in records]
+    assert got[:4] == ["lee2021-masked", "lee2021-masked-2", "lee2021-masked-2-2", "lee2021-masked-3"]
+
+
+def test_unscoreable_levels_say_not_scored_in_the_table_report_and_json(tmp_path):
+    files = [str(AWESOME / n) for n in ("indented.md", "backslash.md", "short-names.md")]
+    assert run_cli("corpus", "import", *files, "--out", str(tmp_path / "c"), "--taxonomy-from-headings").returncode == 0
+    result = run_cli("dendrogram", "--corpus", str(tmp_path / "c"), "--embedding", "tfidf", "--no-pictures", "--out",
+                     str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "not scored" in result.stdout and "labels 18 papers: fewer than 20" in result.stdout
+    assert "1.000" not in result.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    for doc in (report["dendrogram"], report["survey_b_recipe"]):
+        assert {lv["scored"] for lv in doc["headings"]["levels"].values()} == {False}
+    report_md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "| ami | not scored | not scored | not scored | labels 18 papers" in report_md

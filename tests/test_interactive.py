@@ -170,15 +170,15 @@ def test_clicking_a_branch_shows_its_scores_and_collapses_it(built, driver):
 
 
 def _board(driver) -> list[list[str]]:
-    """[backbone, rank, method, year, epochs, value] per ranked row (each backbone has a heading row)."""
-    return driver.execute_script("return [...document.querySelectorAll('#board tr[data-backbone]')].map("
-                                 "tr => [tr.dataset.backbone, ...[...tr.children].map(td => td.textContent)])")
+    """[group, rank, method, year, epochs, value] per ranked row (each like-for-like group has a heading row)."""
+    return driver.execute_script("return [...document.querySelectorAll('#board tr[data-group]')].map("
+                                 "tr => [tr.dataset.group, ...[...tr.children].map(td => td.textContent)])")
 
 
 def _ranked(rows: list[list[str]], smallest_first: bool) -> bool:
-    """Within each backbone the ranks count 1, 2, … and the values (a trailing † aside) never get worse."""
-    for backbone in {r[0] for r in rows}:
-        mine = [r for r in rows if r[0] == backbone]
+    """Within each group the ranks count 1, 2, … and the values (a trailing † aside) never get worse."""
+    for group in {r[0] for r in rows}:
+        mine = [r for r in rows if r[0] == group]
         values = [float(r[5].rstrip(" †")) for r in mine]
         if [int(r[1]) for r in mine] != list(range(1, len(mine) + 1)):
             return False
@@ -188,6 +188,8 @@ def _ranked(rows: list[list[str]], smallest_first: bool) -> bool:
 
 
 def test_a_branch_ranks_its_reported_results_like_the_leaderboard(built, driver):
+    """The page's branch leaderboard groups exactly as `mimtax leaderboard` does (the key comes from Python):
+    a 512 px or an extra-data figure never ranks beside the 224 px ImageNet-1K-only ones."""
     from selenium.webdriver.support.ui import Select
 
     from taxonomy.corpus.folder import load_corpus
@@ -205,10 +207,14 @@ def test_a_branch_ranks_its_reported_results_like_the_leaderboard(built, driver)
     rows = _board(driver)
     results = load_corpus().results  # the root holds every paper, so every ImageNet-1K fine-tune row
     assert len(rows) == int(((results["dataset"] == "ImageNet-1K") & (results["metric"] == "finetune_top1")).sum())
-    best = compute_leaderboard(load_corpus(), benchmark="in1k-ft", backbone="ViT-B/16")["value"].max()
-    assert float(rows[0][5].rstrip(" †")) == best
+    board = compute_leaderboard(load_corpus(), benchmark="in1k-ft")
+    board = board.drop_duplicates(["group", "paper_id", "pretrain_epochs", "pretrain_data", "value"])
+    assert {r[0] for r in rows} == set(board["group"])  # the same groups, by the same key
+    first = rows[0][0]
+    assert first == "ViT-B/16 · 224px · no extra data"  # the group most rows share comes first
+    assert float(rows[0][5].rstrip(" †")) == board.loc[board["group"] == first, "value"].max()
+    assert not any("†" in r[5] for r in rows if r[0] == first)
     assert _ranked(rows, smallest_first=False)
-    assert rows[0][0] == "ViT-B/16"  # the backbone most rows share comes first
     Select(driver.find_element("id", "board-benchmark")).select_by_value("in256-fid")  # a distance
     rows = _board(driver)
     assert len(rows) >= 5 and _ranked(rows, smallest_first=True)
@@ -297,3 +303,85 @@ def test_a_corpus_imported_from_bibtex_draws(tmp_path, driver):
     assert _count(driver, "g.node.leaf") == len(titles)
     _click(driver, 'g.leaf[data-id="k0"] text')
     assert "Jane Doe" in driver.find_element("id", "panel").text or "Doe" in driver.find_element("id", "panel").text
+
+
+# ---- layout: measured at a laptop's and a desktop's viewport, collapsed and expanded (bounding boxes) ----
+VIEWPORTS = [(1280, 800), (1920, 1080)]
+_LAYOUT = """
+const r = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+const cut = document.getElementById('cut'), ctx = document.createElement('canvas').getContext('2d');
+ctx.font = getComputedStyle(cut).font;
+return {width: innerWidth, height: innerHeight, toolbar: r(document.getElementById('toolbar')),
+        groups: [...document.querySelectorAll('#toolbar .tools')].map(g => [...g.children].map(r)),
+        cut: r(cut), cutText: ctx.measureText(cut.options[cut.selectedIndex].text).width,
+        svg: r(document.getElementById('tree')), tree: r(document.querySelector('#tree > g')),
+        legend: r(document.getElementById('legend')), panel: r(document.getElementById('panel')),
+        labels: [...document.querySelectorAll('g.leaf text, g.collapsed text')].map(r)};"""
+
+
+def _at(driver, page: Path, width: int, height: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    _open(driver, page)
+
+
+@pytest.fixture
+def viewport_reset(driver):
+    yield
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def _inside(inner, outer, slack: float = 1.0) -> bool:
+    return (inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack and inner[2] <= outer[2] + slack
+            and inner[3] <= outer[3] + slack)
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS)
+def test_nothing_is_clipped_or_covered_collapsed_and_expanded(built, driver, viewport_reset, width, height):
+    _, page = built
+    _at(driver, page, width, height)
+    for expanded in (False, True):
+        if expanded:
+            driver.find_element("id", "expand-all").click()
+        m = driver.execute_script(_LAYOUT)
+        screen = [0, 0, m["width"], m["height"]]
+        # the toolbar: each group of controls on one line, every control (the "Cut at" menu too) on screen
+        middle = lambda box: (box[1] + box[3]) / 2  # noqa: E731
+        for group in m["groups"]:
+            assert max(map(middle, group)) - min(map(middle, group)) <= 4, group
+            assert all(_inside(box, screen) for box in group), group
+        if width >= 1920:  # room for both groups: one line
+            middles = [middle(box) for group in m["groups"] for box in group]
+            assert max(middles) - min(middles) <= 4
+        assert m["toolbar"][3] - m["toolbar"][1] <= 80  # two lines at most
+        assert _inside(m["cut"], screen) and m["cut"][2] - m["cut"][0] >= m["cutText"] + 16  # its text shows whole
+        # the legend sits beside the drawing, never over it; the panel too
+        assert not _overlap(m["legend"], m["svg"]) and _inside(m["legend"], screen)
+        assert m["svg"][2] <= m["panel"][0] + 1 and _inside(m["svg"], screen)
+        tree, svg = m["tree"], m["svg"]
+        if expanded:  # the whole width of the tall tree in view, its top first, at a readable scale
+            assert tree[0] >= svg[0] - 1 and tree[2] <= svg[2] + 1 and tree[1] >= svg[1] - 1
+            assert tree[2] - tree[0] >= 0.6 * (svg[2] - svg[0])
+        else:  # the tree fills the view: its full width or its full height, nothing outside
+            assert _inside(tree, svg)
+            assert tree[2] - tree[0] >= 0.9 * (svg[2] - svg[0]) or tree[3] - tree[1] >= 0.9 * (svg[3] - svg[1])
+        labels = sorted(m["labels"], key=lambda box: box[1])
+        for i, a in enumerate(labels):  # sorted by top: only the next few can reach it
+            for b in labels[i + 1:i + 4]:
+                assert not _overlap(a, b), (a, b)
+    assert _severe(driver) == []
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS)
+def test_search_brings_its_match_into_view_and_marks_it(built, driver, viewport_reset, width, height):
+    _, page = built
+    _at(driver, page, width, height)
+    assert _count(driver, 'g.leaf[data-id="voxel-mae"]') == 0  # inside a collapsed cluster at first
+    driver.find_element("id", "search").send_keys("Voxel-MAE")
+    assert driver.find_element("id", "search-count").text == "1 match"
+    m = driver.execute_script(_LAYOUT)
+    box = driver.execute_script("const b = document.querySelector('g.leaf[data-id=\"voxel-mae\"] text')"
+                                ".getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom];")
+    assert _inside(box, m["svg"])
+    assert _count(driver, 'g.leaf.match.focus[data-id="voxel-mae"]') == 1
+    assert _severe(driver) == []

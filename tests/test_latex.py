@@ -130,9 +130,10 @@ def test_the_output_compiles(shipped):
 def test_cli_export_latex(tmp_path):
     done = run_cli("export", "latex", "--taxonomy", "mim-survey", "--out", str(tmp_path / "tex"))
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (tmp_path / "tex").iterdir()) == ["references.bib", "tables.tex", "taxonomy.tex"]
+    assert sorted(p.name for p in (tmp_path / "tex").iterdir()) == [".mimtax-manifest.json", "references.bib", "tables.tex",
+                                                                 "taxonomy.tex"]
     bad = run_cli("export", "latex", "--k", "5", "--out", str(tmp_path / "x"))
-    assert bad.returncode == 1 and "--tree" in bad.stderr and not (tmp_path / "x").exists()
+    assert bad.returncode == 2 and "--tree" in bad.stderr and not (tmp_path / "x").exists()  # the --k rule
 
 
 def test_imported_bibtex_keys_are_cited(tmp_path):

@@ -110,7 +110,9 @@ def test_branch_names_neither_overlap_nor_repeat(drawn):
         names = [t for t in fig.texts if t.get_text() != fig._suptitle.get_text()]
         assert len(names) == len(lay.branches) + len(lay.guides) >= 1
         if result.n > 100:
-            assert len(lay.branches) == 14  # as many names as asked for still find room
+            from taxonomy.render.plotting import BRANCH_LABELS
+
+            assert len(lay.branches) == BRANCH_LABELS == 28  # as many names as asked for still find room
         named = {t: boxes[t] for t in names}
         leaves = [boxes[t] for t in fig.axes[0].texts]
         for (a, box_a), (b, box_b) in itertools.combinations(named.items(), 2):
@@ -124,12 +126,13 @@ def test_branch_names_neither_overlap_nor_repeat(drawn):
 def test_branch_names_go_root_first_and_never_repeat_a_word():
     from taxonomy.clustering.labels import branch_names, fresh_terms
 
-    assert fresh_terms(["medical segmentation", "medical", "anomaly", "video"], {"segmentation"}) == [
-        "medical", "anomaly"]
+    assert fresh_terms(["medical segmentation", "medical", "anomaly", "video"], {"segmentation"}) == ["medical"]
+    assert fresh_terms(["medical segmentation", "medical", "anomaly"], {"segmentation"}, k=2) == ["medical", "anomaly"]
     Z = hierarchy.linkage(np.array([[0.0], [1.0], [10.0], [11.0], [30.0]]), "ward")  # root is node 8
     terms = {8: ["medical", "anomaly"], 7: ["medical segmentation", "video"], 6: ["anomaly"], 5: ["audio", "speech"]}
-    assert branch_names(Z, terms, count=10) == {8: "medical, anomaly", 7: "video", 5: "audio, speech"}
-    assert branch_names(Z, terms, count=2) == {8: "medical, anomaly", 7: "video"}
+    # a branch is named by its first key phrase that shows no word a higher name shows
+    assert branch_names(Z, terms, count=10) == {8: "medical", 7: "video", 6: "anomaly", 5: "audio"}
+    assert branch_names(Z, terms, count=2) == {8: "medical", 7: "video"}
 
 
 def test_taxonomy_levels_are_drawn_where_they_cut_the_tree(drawn):
@@ -138,3 +141,95 @@ def test_taxonomy_levels_are_drawn_where_they_cut_the_tree(drawn):
     for x, text in lay.guides:
         k = int(text.split()[0])
         assert x == pytest.approx(1 - np.log(k) / np.log(result.n))
+
+
+def test_full_tree_has_its_axis_at_the_top_and_the_bottom(drawn):
+    result, fig, lay = drawn[0]
+    ax = fig.axes[0]
+    top = [t for t in ax.xaxis.get_major_ticks() if t.label2.get_visible() and t.label2.get_text()]
+    assert len(top) == len(lay.ticks) >= 5
+    from taxonomy.render.plotting import dendrogram_svg
+
+    svg = dendrogram_svg(result)
+    for _, label in lay.ticks:  # every tick number is written twice in the SVG: above and below the tree
+        assert svg.count(f'fill="black">{label}</text>') == 2, label
+
+
+@pytest.fixture(scope="module")
+def figure(drawn, tmp_path_factory):
+    """The paper figure of the shipped corpus cut at 28, as PNG, SVG and PDF."""
+    from taxonomy.clustering.labels import survey_matches
+    from taxonomy.render.plotting import figure_names, plot_cut_dendrogram
+
+    result = drawn[0][0]
+    folder = tmp_path_factory.mktemp("figure")
+    paths = [folder / name for name in figure_names(28)]
+    fig = plot_cut_dendrogram(result, 28, paths, survey_matches(result.papers, result.linkage, result.taxonomies))
+    return result, fig, paths
+
+
+def test_paper_figure_fits_a_page_at_a_readable_size(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from taxonomy.render.plotting import FIGURE_PT, SECTION_COLOURS
+
+    result, fig, paths = figure
+    assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
+    width, height = fig.get_size_inches()
+    assert width == pytest.approx(7.0) and height <= 9.0
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_visible() and t.get_text().strip()]
+    assert min(t.get_fontsize() for t in texts) >= FIGURE_PT  # 8 pt at print size: the figure is drawn at 7 in
+    canvas = FigureCanvasAgg(fig)  # the figure was closed after saving: a fresh canvas, drawn so legends lay out
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    canvas = fig.bbox
+    for text, box in boxes:
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= canvas.x1 + 0.5 and box.y1 <= canvas.y1 + 0.5, text
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
+        assert not box_a.overlaps(box_b), (a, b)
+    import re
+
+    leaves = [t.get_text() for t in fig.texts if re.fullmatch(r".+ \(\d+\)", t.get_text())]
+    assert len(leaves) == 28  # one leaf per cluster, with its size
+    assert sum(int(name.rsplit("(", 1)[1][:-1]) for name in leaves) == result.n
+    legend = fig.legends[0]
+    colours = [h.get_color() for h in legend.legend_handles]
+    assert len(set(colours)) == len(colours) and set(colours) <= set(SECTION_COLOURS) | {"#6E6E6E"}
+
+
+def test_paper_figure_names_the_survey_nodes_its_clusters_match(figure):
+    result, fig, _ = figure
+    shown = [t.get_text() for t in fig.texts if t.get_text().startswith("≈ ")]
+    assert shown and all(s.startswith(("≈ A: ", "≈ B: ")) for s in shown)
+    from taxonomy.render.plotting import cut_figure_layout
+
+    lay = cut_figure_layout(result, 28, {})
+    assert all(match == "" for _, _, match, _ in lay.leaves)  # nothing claimed without a match
+
+
+def test_paper_figure_files_are_the_same_bytes_each_time(figure, tmp_path):
+    from taxonomy.clustering.labels import survey_matches
+    from taxonomy.render.plotting import figure_names, plot_cut_dendrogram
+
+    result, _, paths = figure
+    again = [tmp_path / name for name in figure_names(28)]
+    plot_cut_dendrogram(result, 28, again, survey_matches(result.papers, result.linkage, result.taxonomies))
+    for first, second in zip(paths, again):
+        assert first.read_bytes() == second.read_bytes(), first.name
+
+
+def test_dendrogram_command_writes_the_paper_figure_at_the_chosen_cut(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    done = run_cli("dendrogram", "--embedding", "tfidf", "--figure-k", "9", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    files = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["files"]
+    assert {"dendrogram-k9.png", "dendrogram-k9.svg", "dendrogram-k9.pdf"} <= set(files)
+    assert (tmp_path / "dendrogram-k9.pdf").read_bytes().startswith(b"%PDF")
+    assert "≈ A: " in (tmp_path / "dendrogram-k9.svg").read_text(encoding="utf-8")  # text stays text
+    bad = run_cli("dendrogram", "--embedding", "tfidf", "--figure-k", "99", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

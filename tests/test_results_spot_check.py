@@ -1,5 +1,5 @@
-"""The spot check of reported results: 20 rows drawn with a fixed seed must be listed in data/SOURCES.md with
-the same value and URL and a quote of the source in which the value appears."""
+"""The spot check and the reviewer's table of reported results in data/SOURCES.md: each listed row must be the
+row of results.csv at its line (same paper, backbone and value), quoted or read in its source."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import re
 
 from tests.conftest import DATA
 
-SEED, COUNT = 22, 20
+REVIEW_SEED, REVIEW_COUNT = 35, 30
 
 
-def spot_check_table() -> dict[str, list[str]]:
+def table_rows(heading: str) -> dict[str, list[str]]:
     text = (DATA / "SOURCES.md").read_text(encoding="utf-8")
-    section = text.split("### Spot check", 1)[1]
+    section = text.split(heading, 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         if not line.startswith("| ") or line.startswith("| results.csv"):
@@ -28,16 +28,31 @@ def numbers(text: str) -> set[float]:
     return {float(m) for m in re.findall(r"\d+(?:\.\d+)?", text)}
 
 
-def test_twenty_random_rows_are_quoted_from_their_sources():
+def results() -> list[dict]:
     with (DATA / "results.csv").open(encoding="utf-8", newline="") as fh:
-        results = list(csv.DictReader(fh))
-    table = spot_check_table()
-    chosen = sorted(random.Random(SEED).sample(range(len(results)), COUNT))
-    for index in chosen:
-        row, line = results[index], str(index + 2)
-        assert line in table, f"results.csv line {line} ({row['paper_id']}) is not in the spot check"
-        _, paper, backbone, _, _, value, where, quote = table[line]
+        return list(csv.DictReader(fh))
+
+
+def test_twenty_spot_checked_rows_are_quoted_from_their_sources():
+    rows = results()
+    table = table_rows("### Spot check")
+    assert len(table) == 20
+    for line, (_, paper, backbone, _, _, value, where, quote) in table.items():
+        row = rows[int(line) - 2]
         assert (paper, backbone, value) == (row["paper_id"], row["backbone"], row["value"]), line
         assert f"]({row['source_url']})" in where, f"line {line}: the link is not the row's source_url"
         assert float(row["value"]) in numbers(quote), f"line {line}: the quote does not show {row['value']}"
         assert row["source_url"].startswith("https://") and row["where"], f"line {line}: no pinned place"
+
+
+def test_the_reviewers_sample_is_the_seeded_draw_and_says_what_was_read():
+    rows = results()
+    table = table_rows("### Reviewer's table")
+    chosen = sorted(random.Random(REVIEW_SEED).sample(range(len(rows)), REVIEW_COUNT))
+    assert sorted(int(k) for k in table) == [i + 2 for i in chosen]
+    for line, (_, paper, backbone, value, read, verdict) in table.items():
+        row = rows[int(line) - 2]
+        assert (paper, backbone, value) == (row["paper_id"], row["backbone"], row["value"]), line
+        assert verdict.startswith(("right", "WRONG", "not checked")), line
+        if verdict.startswith("right"):
+            assert float(value) in numbers(read), f"line {line}: what was read does not show {value}"

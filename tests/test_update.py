@@ -159,7 +159,8 @@ def test_cli_update_writes_the_report(tmp_path):
     done = run_cli("update", str(EXAMPLE), "--out", str(out), "--no-pictures")
     assert done.returncode == 0, done.stderr
     assert "3 already in the corpus; 7 new papers" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["whats-new.html", "whats-new.json", "whats-new.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".mimtax-manifest.json", "whats-new.html", "whats-new.json",
+                                                   "whats-new.md"]
 
 
 def test_cli_update_bad_input(tmp_path):

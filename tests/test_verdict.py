@@ -1,5 +1,6 @@
-"""The verdict rule as statistics: equal arms rarely give a verdict, a clear gain does, and every baseline and
-the number of seeds matter."""
+"""The verdict rule as statistics: its familywise error stays at or below 5 % under the least favourable null at
+every seed noise level (simulated with the verdict's own functions), it has power, a clear gain is "helped", and
+every baseline and the number of seeds matter."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from reference_impls.verdict import MIN_SEEDS, compare_method, holm, judge
+from reference_impls.verdict import MIN_SEEDS, compare_method, holm, judge, paired_test, power, seeds_needed
+from reference_impls.verdict_sim import rejection_rates
 
 CLASSES = 10
 
@@ -24,30 +26,82 @@ def simulate(rng: np.random.Generator, accuracy: dict[str, float], seeds: int = 
     return out
 
 
+@pytest.mark.parametrize("seed_sd", [1.0, 2.0, 4.0, 8.0])
+def test_familywise_error_stays_at_most_5_percent_under_the_least_favourable_null(seed_sd):
+    """8 methods, every true gain exactly at the +2 margin, the seeds a planned run of 8 uses: Holm calls any of
+    them "helped" in at most 5 % of simulated runs (not significantly more, at 600 runs). The bootstrap this
+    replaced gave 12 % at sd 4.3 and 17 % at 7.1."""
+    from scipy import stats
+
+    reps = 600
+    rate = rejection_rates(np.random.default_rng(int(seed_sd * 10)), reps=reps, methods=8, seeds=seeds_needed(8),
+                           gain=2.0, seed_sd=seed_sd)["familywise"]
+    k = round(rate * reps)
+    lower = stats.beta.ppf(0.05, k, reps - k + 1) if k else 0.0  # one-sided 95 % Clopper-Pearson lower bound
+    assert lower <= 0.05 and rate <= 0.065, rate
+
+
+def test_power_at_plus_5_points_is_what_the_plan_promises():
+    """A true +5 points at per-seed sd 2, in a family of 8 at the seeds planned for it: the simulated share of
+    methods called "helped" is near the planned 80 % (the test is not so conservative that it never passes)."""
+    seeds = seeds_needed(8)
+    assert power(seeds, 8) >= 0.8 > power(seeds - 1, 8)
+    simulated = rejection_rates(np.random.default_rng(7), reps=150, methods=8, seeds=seeds, gain=5.0,
+                                seed_sd=2.0)["per_method"]
+    assert simulated >= 0.6, simulated
+
+
+def test_more_seeds_are_planned_for_a_larger_family():
+    assert MIN_SEEDS <= seeds_needed(1) <= seeds_needed(2) <= seeds_needed(8)
+    assert seeds_needed(8) > seeds_needed(1)
+
+
+def test_paired_test_counts_seed_and_image_noise_once():
+    """The standard error matches the spread of the mean over repeated simulated runs, with little seed noise
+    (image noise dominates) and with much (seed noise dominates)."""
+    from reference_impls.verdict_sim import simulate_differences
+
+    for sd in (0.5, 6.0):
+        diff = simulate_differences(np.random.default_rng(3), 300, 1, 8, 1000, 2.0, sd)[:, 0].astype(float) * 100
+        mean, se, df, _ = paired_test(diff, 2.0)
+        assert 0.8 < np.sqrt(np.mean(se ** 2)) / mean.std() < 1.3 and np.all(df == 7)
+
+
 def test_equal_arms_give_no_verdict_in_at_least_95_percent_of_draws():
     rng = np.random.default_rng(0)
     helped = 0
     for _ in range(200):
         arms = simulate(rng, {"pretrained": 0.40, "random_init": 0.40, "pixels": 0.30, "hog": 0.30})
-        helped += compare_method("m", arms, CLASSES, min_effect=0.0, n_boot=1000).p_value <= 0.05
+        helped += compare_method("m", arms, CLASSES, min_effect=0.0).p_value <= 0.05
     assert helped <= 10  # at most 5 % false "helped", even with no minimum effect to hide behind
 
 
-def test_a_clear_gain_is_helped():
+def test_a_clear_gain_is_helped_and_the_text_names_every_comparison():
     rng = np.random.default_rng(1)
     arms = simulate(rng, {"pretrained": 0.55, "random_init": 0.40, "pixels": 0.30, "hog": 0.35})
     result = judge({"mae": arms}, CLASSES)["mae"]
-    assert result.verdict == "helped" and "helped" in result.text
+    assert result.verdict == "helped" and result.text.startswith("pretraining helped")
+    assert "passed: random_init" in result.text and "pixels" in result.text and "chance" in result.text
+    assert result.beats_handcrafted and "Handcrafted features: beaten" in result.text
 
 
-@pytest.mark.parametrize("loser", ["pixels", "hog"])
-def test_a_gain_over_random_init_alone_is_not_enough(loser):
-    """The reported case: pretrained beats random init, but raw pixels or handcrafted features beat both."""
+def test_beating_handcrafted_features_is_a_separate_verdict():
+    """Pretrained clears random init, pixels and chance but not HOG: "helped", and HOG not beaten (named)."""
     rng = np.random.default_rng(2)
-    accuracy = {"pretrained": 0.30, "random_init": 0.20, "pixels": 0.25, "hog": 0.25}
-    accuracy[loser] = 0.40
+    result = judge({"mae": simulate(rng, {"pretrained": 0.55, "random_init": 0.40, "pixels": 0.30, "hog": 0.60})},
+                   CLASSES)["mae"]
+    assert result.verdict == "helped" and not result.beats_handcrafted
+    assert "Handcrafted features: not beaten" in result.text and "failed: hog" in result.text
+    families = {c["baseline"]: c["family"] for c in result.as_dict()["comparisons"]}
+    assert families == {"random_init": "helped", "pixels": "helped", "chance": "helped", "hog": "handcrafted"}
+
+
+def test_a_gain_over_random_init_alone_is_not_enough():
+    """The reported case: pretrained beats random init, but raw pixels beat both; the failure is named."""
+    rng = np.random.default_rng(2)
+    accuracy = {"pretrained": 0.30, "random_init": 0.20, "pixels": 0.40, "hog": 0.25}
     result = judge({"beit": simulate(rng, accuracy)}, CLASSES)["beit"]
-    assert result.verdict == "no verdict" and f"best arm: {loser}" in result.text
+    assert result.verdict == "no verdict" and "best arm: pixels" in result.text and "failed: pixels" in result.text
 
 
 def test_near_chance_is_no_verdict_even_when_ahead():
@@ -87,7 +141,7 @@ def test_holm_controls_the_family_and_steps_down():
     assert results["a"].verdict == "helped" and results["a"].level == pytest.approx(0.05 / 3)
     assert results["b"].verdict == results["c"].verdict == "no verdict"
     # a p-value that would pass alone fails when it ranks behind a failure
-    tests = [compare_method(n, strong, CLASSES, n_boot=500) for n in ("x", "y")]
+    tests = [compare_method(n, strong, CLASSES) for n in ("x", "y")]
     tests[0].p_value, tests[1].p_value = 0.04, 0.03
     holm(tests)  # 0.03 > 0.05 / 2 stops the procedure, so 0.04 (<= 0.05 alone) is not tested either
     assert [t.verdict for t in tests] == ["no verdict", "no verdict"]
@@ -102,7 +156,7 @@ def test_methods_not_run_count_in_the_holm_family():
     alone = judge({"a": strong}, CLASSES)["a"]
     short = judge({"a": strong}, CLASSES, family=3)["a"]  # two more methods were planned but not run
     assert alone.level == pytest.approx(0.05) and short.level == pytest.approx(0.05 / 3)
-    tests = [compare_method("x", strong, CLASSES, n_boot=500)]
+    tests = [compare_method("x", strong, CLASSES)]
     tests[0].p_value = 0.02
     assert holm(tests)[0].verdict == "helped" and holm(tests, family=3)[0].verdict == "no verdict"
 
@@ -276,32 +330,6 @@ def test_hog_arm_sees_structure_not_colour():
     same = (features[0] - features[1]).norm()
     other = (features[0] - features[2]).norm()
     assert same < 0.65 * other
-
-
-def test_the_gpu_visit_script_rehearses_on_the_cpu(tmp_path):
-    """The visit's one command, at dry-run size on the CPU: every stage runs, at most 8 files come back, and
-    the throughput and the verification summary are there to commit."""
-    import json
-    import subprocess
-    import tarfile
-
-    from tests.conftest import ROOT
-
-    out = tmp_path / "visit"
-    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_visit.sh"), str(out), "--dry-run", "--device",
-                             "cpu"], capture_output=True, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHON": sys.executable})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    files = sorted(p.name for p in out.iterdir())
-    assert files == ["environment.txt", "throughput.json", "throughput.log", "verification.tar.gz", "verify.log"]
-    throughput = json.loads((out / "throughput.json").read_text())
-    rows = throughput["rows"]
-    assert {r["method"] for r in rows} == {"mae", "ibot", "simmim"} and all(r["images_per_s"] > 0 for r in rows)
-    assert throughput["complete"] and not throughput["not_measured"]
-    with tarfile.open(out / "verification.tar.gz") as archive:
-        names = archive.getnames()
-        summary = json.load(archive.extractfile("verification/summary.json"))
-    assert "verification/summary.md" in names and len(summary["methods"]) == 8 and summary["complete"]
 
 
 def test_throughput_stopped_from_outside_keeps_what_it_measured(tmp_path):

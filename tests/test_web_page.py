@@ -68,3 +68,31 @@ def test_cli_collapse_above_reaches_the_page(tmp_path):
     done = run_cli("dendrogram", "--no-pictures", "--collapse-above", "12", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert _data((tmp_path / "dendrogram.html").read_text(encoding="utf-8"))["meta"]["collapse_above"] == 12
+
+
+def test_names_are_key_phrases_and_survey_matches_reach_the_page_and_clusters_csv(result):
+    from scipy.cluster import hierarchy
+
+    from taxonomy.clustering.labels import TITLE_WORDS
+
+    payload = interactive_payload(result, versions={})
+    assert "A: Audio and Speech" in payload["matches"].values()
+    n = result.n
+    parent = {int(c): n + r for r, row in enumerate(result.linkage) for c in row[:2]}
+    fallback = 0
+    for node in range(n, 2 * n - 1):  # every branch named, by one to three words, none a title's praise
+        name = result.node_terms[node][0]
+        if " & " in name:  # no phrase fits: named after two of its papers
+            fallback += 1
+            continue
+        words = name.lower().split()
+        assert 1 <= len(words) <= 3 and not set(words) & TITLE_WORDS, name
+        if node in parent:
+            assert name.lower() != result.node_terms[parent[node]][0].lower()
+    assert fallback <= 0.1 * n
+    assert hierarchy.is_valid_linkage(result.linkage)
+    cuts = result.cuts
+    assert {"name_k28", "survey_k28"} <= set(cuts.columns)
+    audio = cuts[cuts["survey_k28"] == "≈ A: Audio and Speech"]
+    assert len(audio) >= 5 and audio["name_k28"].nunique() == 1
+    assert (cuts["name_k28"] != "").all()

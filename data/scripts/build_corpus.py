@@ -25,6 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 from reference_impls import METHODS  # noqa: E402  (the registry only; no torch)
 from taxonomy.corpus.folder import norm_title  # noqa: E402  (one definition of "the same title")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# what each figure means, and one result once
+from meaning import COLUMNS as RESULT_TABLE_COLUMNS  # noqa: E402
+from meaning import annotate, merge_duplicates  # noqa: E402
+
 A_COMMIT = "70db16f"
 B_COMMIT = "0051fe2"
 
@@ -60,8 +66,7 @@ COLUMNS = [
     "project_url", "awesome_mim", "mim_survey", "target", "masking", "backbone", "reference_impl",
     "version_of", "other_titles", "source", "corrections",
 ]
-RESULT_COLUMNS = ["paper_id", "method", "backbone", "pretrain_epochs", "pretrain_data", "dataset", "metric", "value",
-                  "source", "source_url", "where"]  # import_model_zoo.py adds its rows after this script
+RESULT_COLUMNS = RESULT_TABLE_COLUMNS  # meaning columns after the first eleven; import_model_zoo.py adds rows after
 
 
 def slugify(text: str, max_words: int = 6) -> str:
@@ -333,6 +338,7 @@ def main() -> None:
         p["reference_impl"] = impl.get(p["id"], "")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "papers.csv", papers, COLUMNS)
+    results = merge_duplicates([annotate(r) for r in results])
     write_csv(args.out / "results.csv", results, RESULT_COLUMNS)
     print(f"{len(papers)} papers, {len(results)} results")
 

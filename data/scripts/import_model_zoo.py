@@ -22,6 +22,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from meaning import MEANING_COLUMNS, annotate, merge_duplicates, write_rows  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
 SOURCE = "mmpretrain model zoo (OpenMMLab reproduction)"
@@ -96,7 +99,10 @@ def rows_for(folder: Path, commit: str, arxiv_to_id: dict[str, str]) -> list[dic
                         metric = "miou"
                     else:
                         continue
-                    out.append(dict(paper_id=paper_id, method=method, backbone=backbone(model["Name"]),
+                    # the fine-tuned model's name first: a pre-trained model's name may give another patch size
+                    # (MAE's huge model: 'mae_vit-huge-p16_...' pre-trained, 'vit-huge-p14_...' fine-tuned)
+                    out.append(dict(paper_id=paper_id, method=method,
+                                    backbone=backbone(name) or backbone(model["Name"]),
                                     pretrain_epochs=epochs(model["Name"], meta),
                                     pretrain_data=_data(meta.get("Training Data", "")),
                                     dataset=dataset, metric=metric, value=f"{float(value):g}", source=SOURCE,
@@ -124,21 +130,14 @@ def main() -> None:
         (folder / "metafile.yml").write_text(text.stdout, encoding="utf-8")
         rows += rows_for(folder, commit, arxiv_to_id)
     with (DATA / "results.csv").open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        kept = [r for r in reader if r.get("source") != SOURCE]
-    columns = ["paper_id", "method", "backbone", "pretrain_epochs", "pretrain_data", "dataset", "metric", "value",
-               "source", "source_url", "where"]
-    seen, unique = set(), []
-    for row in kept + rows:
-        key = tuple(row.get(c, "") for c in ("paper_id", "backbone", "pretrain_epochs", "pretrain_data", "dataset",
-                                             "metric", "source"))
-        if key not in seen:
-            seen.add(key)
-            unique.append(row)
-    with (DATA / "results.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({c: r.get(c, "") for c in columns} for r in unique)
+        previous = list(csv.DictReader(fh))
+    kept = [r for r in previous if r.get("source") != SOURCE]
+    curated = {(r["paper_id"], r["where"], r["metric"]): r for r in previous if r.get("source") == SOURCE}
+    for row in rows:  # a model read before keeps the meaning cells curated for it (SOURCES.md lists them)
+        before = curated.get((row["paper_id"], row["where"], row["metric"]), {})
+        row.update({c: before[c] for c in MEANING_COLUMNS if before.get(c) and c != "extra_data"})
+    unique = merge_duplicates([annotate(r) for r in kept + rows])
+    write_rows(DATA / "results.csv", unique)
     import shutil
 
     shutil.rmtree(staging, ignore_errors=True)

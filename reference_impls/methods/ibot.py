@@ -11,12 +11,30 @@ Method, in the paper's terms:
    positions match the teacher's distributions of the same view (masked image modelling as
    self-distillation); its class token matches the teacher's class token of the *other* view (cross-view
    invariance, as in DINO).
-4. Downstream, the paper evaluates the teacher (`evaluated_encoder`).
+4. Downstream, the paper evaluates the teacher's [CLS] token (`evaluated_encoder`, whose `pool` is "cls"): the
+   token the cross-view objective trains; its headline is the frozen linear probe (`PRIMARY_PROBE`).
 5. A collapse monitor (`health`, on held-out images at the log interval) reports the teacher's per-sample
    entropy and the entropy of its batch-average distribution; either near its limit means the targets no
    longer carry information.
 `masking="attention"` gives AttMask (Kakogeorgiou et al., ECCV 2022): hide the patches the teacher's class
 token attends to most, with the attention taken from the same teacher pass that makes the targets.
+
+Where this departs from the paper, and why:
+- Views: two global crops (area 25-100 %, the paper: 32-100 % at 224 px plus 10 local 96 px crops); no local
+  crops, no blur or solarisation, which mean little at 32 px, and a step twice as cheap on the CPU.
+- Prototypes: 8192 as the paper from ViT-tiny up (one head shared by patches and [CLS], as the paper's ViT-S/B);
+  1024 for ViT-micro, whose 64-d tokens and short runs cannot use 8192.
+- Prototype norms: fixed at 1 as the paper's code (`norm_last_layer`); before, they were left at the weight
+  init's row norms (~0.58), which scaled every logit down and left the teacher's distributions nearly flat.
+- Loss: each masked view's patch loss is averaged over its masked patches, then over all views (unmasked views
+  count as zero, as the paper's code); the [CLS] and patch terms are added with weight 1 each.
+- EMA: the paper's momentum 0.996 rising to 1 on a cosine, with its starting value given as the paper's decay
+  *per epoch* (0.996 per step x 1,251 steps per ImageNet epoch at batch 1024): on a pool of P images at batch B
+  it starts at 0.996 ** (1251 B / P), 0.925 at the CPU preset (64 steps per epoch). Taken per step at 79 steps,
+  0.996 left the teacher at its random initialisation (its averaging window, 250 steps, is longer than the run).
+- The "learned its task" check (`pretext_terms`) measures both terms at the final teacher temperature (0.07),
+  so a measurement before and one after pretraining are on one scale.
+- Scale: 32 px images, 4 px patches, a short run.
 """
 
 from __future__ import annotations
@@ -33,6 +51,9 @@ from reference_impls.method import MIMMethod
 from reference_impls.monitors import distribution_health, summarise
 from reference_impls.vit import ViT
 
+PAPER_STEPS_PER_EPOCH = 1251  # ImageNet-1k (1.28 M images) at the paper's batch of 1024
+PRIMARY_PROBE = "linear_probe"  # the paper's headline: linear probing of the teacher's [CLS] token
+
 
 class ProjectionHead(nn.Module):
     """MLP then a weight-normalised linear layer onto K prototypes (the DINO/iBOT head)."""
@@ -42,6 +63,11 @@ class ProjectionHead(nn.Module):
         hidden = hidden or 2 * dim
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, bottleneck))
         self.prototypes = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck, prototypes, bias=False))
+        # the prototypes' norms fixed at 1 (DINO / iBOT's norm_last_layer): the logits are cosine similarities.
+        # Left free, they start at ~0.58 (the init's row norms) and the teacher's distributions start ~flat.
+        gain = self.prototypes.parametrizations.weight.original0
+        gain.data.fill_(1.0)
+        gain.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.prototypes(F.normalize(self.mlp(x), dim=-1))
@@ -55,13 +81,15 @@ def collapse_stats(teacher_probs: torch.Tensor) -> dict:
 class IBOT(MIMMethod):
     name = "ibot"
     target = "EMA-teacher prototype distributions of masked patches + class token of the other view"
+    crop_scale = None  # its own two views (`augment.two_views`)
 
     def __init__(self, encoder: ViT, prototypes: int | None = None, mask_ratio: tuple[float, float] = (0.1, 0.5),
                  masked_share: float = 0.5, student_temp: float = 0.1, teacher_temp: tuple[float, float] = (0.04, 0.07),
-                 teacher_temp_warmup: float = 0.3, center_momentum: float = 0.9, ema_start: float | None = None,
+                 teacher_temp_warmup: float = 0.3, center_momentum: float = 0.9, ema_start: float = 0.996,
                  masking: str = "default"):
+        encoder.pool = "cls"  # probes read the [CLS] token, of the teacher (a copy) and of a random-init arm alike
         super().__init__(encoder, masking)
-        prototypes = prototypes or (256 if encoder.dim < 192 else 1024)
+        prototypes = prototypes or (1024 if encoder.dim < 192 else 8192)
         self.mask_ratio, self.masked_share = mask_ratio, masked_share
         self.student_temp, self.teacher_temp, self.teacher_temp_warmup = student_temp, teacher_temp, teacher_temp_warmup
         self.center_momentum, self.ema_start = center_momentum, ema_start
@@ -85,21 +113,24 @@ class IBOT(MIMMethod):
         return mask_counts(batch, self.encoder.num_patches, low, high, self.masked_share, device=device)
 
     def new_mask(self, batch: int, device) -> torch.Tensor:
-        return block_mask(batch, self.encoder.grid, self.mask_ratio[1], device=device, counts=self.counts(batch, device))
+        counts = self.counts(batch, device)
+        return block_mask(batch, self.encoder.grid, self.mask_ratio[1], device=device, counts=counts)
 
     def attention_mask(self, attention: torch.Tensor) -> torch.Tensor:
         counts = self.counts(attention.shape[0], attention.device)
         return attention_guided_mask(attention, self.mask_ratio[1], counts=counts)
 
     @torch.no_grad()
-    def teacher_outputs(self, views: torch.Tensor, update_center: bool = True):
+    def teacher_outputs(self, views: torch.Tensor, update_center: bool = True, temperature: float | None = None):
         """Centred, sharpened teacher distributions for the class token (B, K) and patches (B, N, K), and the
-        class token's last-block attention (B, N) from the same pass (used by AttMask)."""
+        class token's last-block attention (B, N) from the same pass (used by AttMask). `temperature`: a fixed
+        one instead of the warming schedule's current value."""
         tokens, attention = self.teacher(views, cls_attention=True)
         out = self.teacher_head(tokens.float())
         cls, patches = out[:, 0], out[:, 1:]
-        p_cls = F.softmax((cls - self.center_cls) / self.temperature, dim=-1)
-        p_patch = F.softmax((patches - self.center_patch) / self.temperature, dim=-1)
+        temp = self.temperature if temperature is None else temperature
+        p_cls = F.softmax((cls - self.center_cls) / temp, dim=-1)
+        p_patch = F.softmax((patches - self.center_patch) / temp, dim=-1)
         if update_center and self.training:  # the centre follows the mean over every rank's batch
             m = self.center_momentum
             self.center_cls.mul_(m).add_(all_reduce_mean_(cls.mean(0, keepdim=True)), alpha=1 - m)
@@ -117,14 +148,37 @@ class IBOT(MIMMethod):
         mask = self.make_mask(views, attention) if mask is None else mask
         log_s = self.predict(views, mask)
         per_view = (-(p_patch * log_s[:, 1:]).sum(-1) * mask).sum(1) / mask.sum(1).clamp_min(1)
-        has_mask = mask.any(1).float()
-        patch_loss = (per_view * has_mask).sum() / has_mask.sum().clamp_min(1)
+        patch_loss = per_view.mean()  # over all views, the unmasked ones counting zero (the paper's code)
         other_view = p_cls.roll(images.shape[0], dims=0)  # view 1's target is view 2's teacher class token
         cls_loss = -(other_view * log_s[:, 0]).sum(-1).mean()
         return patch_loss + cls_loss
 
+    @torch.no_grad()
+    def pretext_terms(self, images: torch.Tensor) -> list:
+        """Both terms at the final teacher temperature; each image's two views side by side (B, 2N | 2, ...)."""
+        from reference_impls.pretext import Term, grid_positions
+
+        b = images.shape[0]
+        views = two_views(images)
+        p_cls, p_patch, attention = self.teacher_outputs(views, update_center=False, temperature=self.teacher_temp[1])
+        mask = self.make_mask(views, attention)
+        log_s = self.predict(views, mask)
+        pair = lambda t: torch.cat([t[:b], t[b:]], dim=1)  # noqa: E731
+        n = self.encoder.num_patches
+        patches = Term("masked patches", "ce_soft", pair(log_s[:, 1:]), pair(p_patch), pair(mask.float()),
+                       pair(grid_positions(2 * b, n, views.device)))
+        other = p_cls.roll(b, dims=0)[:, None]
+        cls = Term("class token", "ce_soft", pair(log_s[:, :1]), pair(other), torch.ones(b, 2, device=views.device),
+                   torch.zeros(b, 2, dtype=torch.long, device=views.device))
+        return [patches, cls]
+
+    def ema_base(self) -> float:
+        """The starting momentum: the paper's decay per epoch, spread over this run's steps per epoch."""
+        per_epoch = getattr(self, "steps_per_epoch", None) or PAPER_STEPS_PER_EPOCH
+        return self.ema_start ** (PAPER_STEPS_PER_EPOCH / per_epoch)
+
     def after_step(self, step: int, total: int) -> None:
-        tau = ema_rate(step, total, self.ema_start)
+        tau = ema_rate(step, total, self.ema_base(), schedule="cosine")
         ema_update(self.teacher, self.encoder, tau)
         ema_update(self.teacher_head, self.head, tau)
         start, end = self.teacher_temp

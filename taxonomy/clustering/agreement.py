@@ -16,6 +16,26 @@ from taxonomy.corpus.folder import Corpus
 from taxonomy.corpus.tree import Taxonomy
 
 SCORES = ("ami", "ari", "v_measure", "fowlkes_mallows")
+LEVEL_COLUMNS = ["taxonomy", "level", "k", "papers", "metric", "value", "permutation_mean", "not_scored"]
+# A level is scored only when it can say something: two nodes or more, and labels on at least MIN_LEVEL_PAPERS
+# papers making up at least MIN_LEVEL_SHARE of the corpus. One node scores 1.000 against anything (nothing to tell
+# apart); a dozen labelled papers out of hundreds gives an AMI whose chance spread is as wide as the score.
+MIN_LEVEL_PAPERS = 20
+MIN_LEVEL_SHARE = 0.3
+
+
+def why_not_scored(truth: np.ndarray) -> str:
+    """'' when a level's labels (one per corpus paper, '' for unlabelled) can be scored; otherwise the reason."""
+    labelled = truth[truth != ""]
+    nodes = len(set(labelled))
+    if nodes < 2:
+        return f"{nodes} node{'s' if nodes != 1 else ''} at this level: nothing to tell apart"
+    if len(labelled) < MIN_LEVEL_PAPERS:
+        return f"labels {len(labelled)} papers: fewer than {MIN_LEVEL_PAPERS}"
+    if len(labelled) < MIN_LEVEL_SHARE * len(truth):
+        return (f"labels {len(labelled)} of {len(truth)} papers ({len(labelled) / len(truth):.0%}): fewer than "
+                f"{MIN_LEVEL_SHARE:.0%}")
+    return ""
 
 
 def primary_labels(corpus: Corpus, taxonomy: str, level: int | None = None) -> np.ndarray:
@@ -117,7 +137,8 @@ def permutation_baseline(truth: np.ndarray, predicted: np.ndarray, n: int = 20, 
 
 
 def level_scores(Z: np.ndarray, corpus: Corpus, taxonomy: str, permutations: int = 10) -> pd.DataFrame:
-    """For each taxonomy level: cut into as many clusters as the level has nodes and score the cut."""
+    """For each taxonomy level: cut into as many clusters as the level has nodes and score the cut. A level that
+    cannot be scored (`why_not_scored`) gets rows with NaN values and the reason in `not_scored`, never 1.0."""
     tax = corpus.taxonomy(taxonomy)
     rows = []
     for level, name in enumerate(tax.levels):
@@ -126,13 +147,18 @@ def level_scores(Z: np.ndarray, corpus: Corpus, taxonomy: str, permutations: int
         if not keep.any():  # no paper carries this taxonomy's labels: nothing to score (not a perfect 1.0)
             continue
         k = len(set(truth[keep]))
+        reason = why_not_scored(truth)
+        if reason:
+            rows += [dict(taxonomy=tax.id, level=name, k=k, papers=int(keep.sum()), metric=key, value=np.nan,
+                          permutation_mean=np.nan, not_scored=reason) for key in SCORES]
+            continue
         predicted = cut(Z, k)[keep]
         scores = flat_scores(truth[keep], predicted)
         chance = permutation_baseline(truth[keep], predicted, permutations)
         for key in SCORES:
             rows.append(dict(taxonomy=tax.id, level=name, k=k, papers=int(keep.sum()), metric=key,
-                             value=scores[key], permutation_mean=chance[key]))
-    return pd.DataFrame(rows)
+                             value=scores[key], permutation_mean=chance[key], not_scored=""))
+    return pd.DataFrame(rows, columns=LEVEL_COLUMNS)
 
 
 def fowlkes_mallows(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
@@ -229,8 +255,7 @@ def compute_agreement(Z: np.ndarray, corpus: Corpus, permutations: int = 10,
     (`curves`: its B_k curves when already computed)."""
     labelled = labelled_taxonomies(corpus)
     frames = [level_scores(Z, corpus, t, permutations) for t in labelled]
-    levels = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["taxonomy", "level", "k", "papers", "metric", "value", "permutation_mean"])
+    levels = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LEVEL_COLUMNS)
     tree_scores = {}
     for t in labelled:
         tax = corpus.taxonomies[t]

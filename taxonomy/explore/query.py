@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from taxonomy.corpus.folder import Corpus, load_corpus, split_labels, uses_extra_data
+from taxonomy.corpus.facets import UNKNOWN
+from taxonomy.corpus.folder import Corpus, load_corpus, split_labels
+from taxonomy.corpus.reported import REFERENCE_BACKBONE, best_results  # noqa: F401 - re-exported
 from taxonomy.errors import UserError
 
 # the shipped corpus's columns; a corpus with other taxonomies shows its own label columns after "venue"
@@ -44,66 +46,54 @@ def category_nodes(corpus: Corpus, category: str, taxonomy: str | None) -> dict[
     return found
 
 
-REFERENCE_BACKBONE = "ViT-B/16"  # the backbone most MIM papers report, so the figures compare
-
-
-def best_results(corpus: Corpus) -> tuple[pd.Series, pd.Series]:
-    """Best reported ImageNet-1K fine-tune top-1 per paper, on ViT-B/16 where the paper has such a figure (so the
-    column compares like with like), pre-trained on ImageNet-1K alone where it has such a figure (extra data such
-    as an ImageNet-21K stage is not like for like), else on its other backbone, named: as text '83.6 (1600 ep)'
-    or '89.6 (ViT-g/14)', and as a number."""
-    res = corpus.results
-    if res.empty:
-        return pd.Series(dtype=object), pd.Series(dtype=float)
-    ft = res[(res["metric"] == "finetune_top1") & (res["dataset"] == "ImageNet-1K")].copy()
-    ft["_other"] = ft["backbone"] != REFERENCE_BACKBONE
-    ft["_extra"] = ft["pretrain_data"].map(uses_extra_data) if "pretrain_data" in ft else False
-    ft = ft.sort_values(["paper_id", "_other", "_extra", "value"], ascending=[True, True, True, False], kind="stable")
-    ft = ft.drop_duplicates("paper_id")
-    text = [f"{v:.1f}" + (f" ({b})" if other else (f" ({e} ep)" if str(e) else ""))
-            for v, e, b, other in zip(ft["value"], ft["pretrain_epochs"], ft["backbone"], ft["_other"])]
-    index = ft["paper_id"].to_numpy()
-    return pd.Series(text, index=index), pd.Series(ft["value"].to_numpy(), index=index)
 
 
 def _facet(frame: pd.DataFrame, column: str, value: str | None) -> pd.Series:
+    """Papers whose `column` facet matches `value` (a whole value or one of its '+'-joined parts); unknowns never
+    match."""
     if not value:
         return pd.Series(True, index=frame.index)
     wanted = value.lower()
-    known = sorted({part for v in frame[column].str.lower() if v for part in [v, *re.split(r"[+/ ]", v)] if part})
+    known = sorted({part for v in frame[column].str.lower() if v and v != UNKNOWN
+                    for part in [v, *re.split(r"[+/ ]", v)] if part})
     if known and not any(wanted == k or (len(wanted) > 3 and wanted in k) for k in known):
         from difflib import get_close_matches
 
         close = get_close_matches(wanted, known, n=1)
-        carried = int((frame[column] != "").sum())
+        carried = int(((frame[column] != "") & (frame[column] != UNKNOWN)).sum())
         raise UserError(f"--{column} '{value}': no paper has this value"
                         + (f" (did you mean '{close[0]}'?)" if close else "")
                         + f"; known: {', '.join(known)}; {carried} of {len(frame)} papers carry a {column} facet")
-    return frame[column].str.lower().map(lambda v: wanted in re.split(r"[+/ ]", v) or wanted == v or
-                                         (len(wanted) > 3 and wanted in v))
+    return frame[column].str.lower().map(lambda v: v not in ("", UNKNOWN) and (
+        wanted in re.split(r"[+/ ]", v) or wanted == v or (len(wanted) > 3 and wanted in v)))
 
 
 def query(corpus: Corpus | str | Path | None = None, *, taxonomy: str | None = None, category: str | None = None,
           target: str | None = None, masking: str | None = None, backbone: str | None = None,
-          modality: str | None = None, curated_only: bool = False, year: str | None = None,
+          modality: str | None = None, curated_only: bool = False, include_unknown: bool = False,
+          year: str | None = None,
           venue: str | None = None, has_code: bool | None = None,
           has_impl: bool | None = None, search: str | None = None, abstracts: str | Path | None = None,
           sort: str | None = None, limit: int | None = None, cache_dir=None) -> pd.DataFrame:
     """Papers matching every given filter, one row each (columns: see COLUMNS, plus `score` with search).
 
-    Facet filters use the curated values and, for the other papers, the values inferred from their text
-    (`taxonomy.corpus.facets`); `curated_only` keeps the curated ones alone. The `inferred` column names the facets of
-    a row that were inferred."""
-    from taxonomy.corpus.facets import compute_facets, facet_table
+    Facet filters match the curated values and the confident inferred ones (`taxonomy.corpus.facets`: a facet whose
+    cross-validated accuracy reaches 0.85); `curated_only` keeps the curated ones alone. The others show as
+    'unknown' and are left out of a facet filter unless `include_unknown`; how many were left out is in
+    `frame.attrs["left_out"]` (papers, and how many of them are outside masked modelling). The `inferred` column
+    names the facets of a row that were inferred; `in_scope` says whether the paper is masked modelling."""
+    from taxonomy.corpus.facets import FACETS, compute_facets, facet_table, is_confident
 
     if not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
     facets = compute_facets(corpus, abstracts)
-    if curated_only:
-        facets = facets.assign(value=facets["value"].where(facets["provenance"] == "curated", ""))
-    table = facet_table(facets).set_index("id").reindex(corpus.papers["id"]).fillna("")
-    papers = corpus.papers.assign(**{f: table[f].to_numpy() for f in ("target", "masking", "backbone", "modality")},
-                                  inferred=table["inferred"].to_numpy() if not curated_only else "")
+    scoped = facets.attrs["in_scope"]
+    usable = facets["provenance"] == "curated" if curated_only else is_confident(facets)
+    facets = facets.assign(value=facets["value"].where(usable, UNKNOWN),
+                           provenance=facets["provenance"].where(usable, "unknown"))
+    table = facet_table(facets).set_index("id").reindex(corpus.papers["id"]).fillna(UNKNOWN)
+    papers = corpus.papers.assign(**{f: table[f].to_numpy() for f in FACETS},
+                                  inferred=table["inferred"].replace(UNKNOWN, "").to_numpy())
     keep = pd.Series(True, index=papers.index)
     if taxonomy:
         corpus.taxonomy(taxonomy)
@@ -115,8 +105,16 @@ def query(corpus: Corpus | str | Path | None = None, *, taxonomy: str | None = N
             wanted = set(ids)
             hit |= papers[column].map(lambda v: bool(wanted.intersection(split_labels(v))))
         keep &= hit
-    keep &= (_facet(papers, "target", target) & _facet(papers, "masking", masking)
-             & _facet(papers, "backbone", backbone) & _facet(papers, "modality", modality))
+    facet_filters = {"target": target, "masking": masking, "backbone": backbone, "modality": modality}
+    matched = pd.Series(True, index=papers.index)
+    unknown = pd.Series(False, index=papers.index)
+    for facet, value in facet_filters.items():
+        if value:
+            hit = _facet(papers, facet, value)
+            missing = papers[facet] == UNKNOWN
+            matched &= hit | missing
+            unknown |= missing
+    left_out = matched & unknown
     if year:
         lo, hi = parse_years(year)
         years = papers["year"]
@@ -127,12 +125,16 @@ def query(corpus: Corpus | str | Path | None = None, *, taxonomy: str | None = N
         keep &= (papers["code_url"] != "") == has_code
     if has_impl is not None:
         keep &= (papers["reference_impl"] != "") == has_impl
+    left_out &= keep
+    keep &= matched & (~unknown | include_unknown)
+    outside = papers["id"].map(lambda pid: scoped.get(pid) is False)
     text, value = best_results(corpus)
     out = pd.DataFrame({
         "id": papers["id"], "method": papers["short_name"], "title": papers["title"], "year": papers["year"],
         "venue": papers["venue"], **{t.label_column: papers[t.label_column] for t in corpus.taxonomies.values()},
         "target": papers["target"], "masking": papers["masking"], "backbone": papers["backbone"],
         "modality": papers["modality"], "inferred": papers["inferred"],
+        "in_scope": papers["id"].map(scoped),
         "in1k_ft_top1": papers["id"].map(text).fillna(""), "reference_impl": papers["reference_impl"],
         "code_url": papers["code_url"],
     })
@@ -145,7 +147,11 @@ def query(corpus: Corpus | str | Path | None = None, *, taxonomy: str | None = N
     out = _sort(out, sort or ("score" if search else "-year"))
     if limit is not None:
         out = out.head(limit)
-    return out.drop(columns=["_top1"]).reset_index(drop=True)
+    out = out.drop(columns=["_top1"]).reset_index(drop=True)
+    out.attrs["left_out"] = {"papers": 0 if include_unknown else int(left_out.sum()),
+                             "outside_masked_modelling": 0 if include_unknown else int((left_out & outside).sum()),
+                             "facets": [facet for facet, value in facet_filters.items() if value]}
+    return out
 
 
 def _sort(frame: pd.DataFrame, sort: str) -> pd.DataFrame:

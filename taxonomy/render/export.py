@@ -7,7 +7,6 @@ exist, so a failure leaves the previous outputs untouched. Numbers are rounded s
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -18,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from taxonomy.clustering.dendrogram import Dendrogram
-from taxonomy.fsutil import check_writable, remove_stale_scratch, scratch_folder, write_text_atomic
+from taxonomy.fsutil import (check_outputs, check_writable, forget_outputs, publish, remove_stale_scratch,
+                              scratch_folder, write_text_atomic)
 
 MANIFEST = "manifest.json"
 WRITTEN_BY = "mimtax dendrogram"
@@ -112,7 +112,9 @@ def _agreement_json(agreement: dict) -> dict:
     out = {}
     for (tax, level), group in levels.groupby(["taxonomy", "level"], sort=False):
         first = group.iloc[0]
-        out.setdefault(tax, {"levels": {}})["levels"][level] = {
+        reason = str(first.get("not_scored", "") or "")
+        out.setdefault(tax, {"levels": {}})["levels"][level] = {"k": int(first["k"]), "papers": int(first["papers"]),
+                                                                 "scored": False, "not_scored": reason} if reason else {
             "k": int(first["k"]), "papers": int(first["papers"]),
             **{m: _r(v) for m, v in zip(group["metric"], group["value"])},
             "permutation_mean": {m: _r(v) for m, v in zip(group["metric"], group["permutation_mean"])},
@@ -199,6 +201,8 @@ def score_table(result: Dendrogram) -> pd.DataFrame:
     table["dendrogram"] = ours["value"].to_numpy()
     table["survey_recipe"] = base["value"].to_numpy()
     table["chance"] = ours["permutation_mean"].to_numpy()
+    if "not_scored" in ours and (ours["not_scored"].fillna("") != "").any():  # a level with one node, few labels
+        table["not_scored"] = ours["not_scored"].fillna("").to_numpy()
     return table
 
 
@@ -221,12 +225,13 @@ def report_markdown(result: Dendrogram) -> str:
         "Each level: the tree cut into as many clusters as the level has nodes. `survey_recipe` is survey B's "
         "TF-IDF + Ward on the same text; `chance` the mean over label permutations.", "",
     ]
-    cols = [c for c in ("taxonomy", "level", "k", "papers", "metric", "dendrogram", "survey_recipe", "chance")
-            if c in table]
+    cols = [c for c in ("taxonomy", "level", "k", "papers", "metric", "dendrogram", "survey_recipe", "chance",
+                        "not_scored") if c in table]
     lines.append("| " + " | ".join(cols) + " |")
     lines.append("|" + "---|" * len(cols))
     for row in table[cols].itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
+        lines.append("| " + " | ".join(("not scored" if v != v else f"{v:.3f}") if isinstance(v, float)
+                                       else _cell(v) for v in row) + " |")
     if result.guided_agreement is not None:
         guided = result.guided_agreement
         lines += ["", f"## Guided tree ({result.taxonomy}; files guided_*)", "", GUIDED_NOTE, "",
@@ -300,19 +305,45 @@ def _write_guided(result: Dendrogram, staging: Path, label_columns: list[str], p
         plot_dendrogram(view, png=staging / "guided_dendrogram.png")
 
 
+def planned_outputs(pictures: bool = True, guided: bool = False, changes: bool = True,
+                    figure_k: int | None = None) -> list[str]:
+    """The names `write_outputs` may write, so a command can refuse to replace a user's file before any work."""
+    names = ["clusters.csv", "tree.nwk", "tree.json", "tree.graphml", "report.json", "report.md", "dendrogram.html",
+             MANIFEST, *(["cluster-changes.csv"] if changes else [])]
+    if pictures:
+        names += ["dendrogram.svg", "dendrogram.png", "bk_curve.png"]
+        if figure_k:
+            from taxonomy.render.plotting import figure_names
+
+            names += figure_names(figure_k)
+    if guided:
+        names += ["guided_clusters.csv", "guided_tree.nwk", "guided_tree.json", "guided_tree.graphml",
+                  *(["guided_dendrogram.svg", "guided_dendrogram.png"] if pictures else [])]
+    return names
+
+
 def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, painter=None,
-                  previous_clusters: str | Path | None = None, collapse_above: int | None = None) -> list[Path]:
+                  previous_clusters: str | Path | None = None, collapse_above: int | None = None,
+                  figure_k: int | None = None) -> list[Path]:
     """Write every output into `out` atomically (all files appear together or none change).
 
     Cluster ids carry over from `previous_clusters`, or else from the clusters.csv an earlier run wrote into
     `out` (`cluster-changes.csv` then says what changed). The PNG pictures are drawn by a `Painter` process (one
-    is started here unless the caller passes its own) while this process writes the other files and the SVG."""
+    is started here unless the caller passes its own) while this process writes the other files and the SVG.
+    `figure_k`: the cut of the paper figure (dendrogram-k<K>.png/.svg/.pdf); None = `default_figure_k`, 0 = none."""
     from taxonomy.clustering.dendrogram import track_clusters
     from taxonomy.clustering.stable_ids import read_previous
     from taxonomy.render.painter import Painter
 
+    from taxonomy.render.plotting import default_figure_k
+
     out = Path(out)
+    figure_k = (default_figure_k(result) if figure_k is None else figure_k or None) if pictures else None
+    if figure_k and figure_k >= result.n:  # a cut into as many clusters as papers is the full tree
+        figure_k = default_figure_k(result)
     check_writable(out)
+    check_outputs(out / name for name in planned_outputs(pictures, result.guided_linkage is not None, False,
+                                                         figure_k))
     remove_stale_scratch(out)
     previous = _previous_outputs(out)
     if previous_clusters is not None:
@@ -335,6 +366,8 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
         if painter is not None:
             painter.draw("tree", result)
             painter.draw("scores", result)
+            if figure_k:
+                painter.draw("figure", result, figure_k)
         label_columns = [c for c in result.label_columns if c in result.papers]
         result.cuts.to_csv(staging / "clusters.csv", index=False, lineterminator="\n")
         if not result.cluster_changes.empty:
@@ -363,15 +396,19 @@ def write_outputs(result: Dendrogram, out: str | Path, pictures: bool = True, pa
 
                 plot_dendrogram(result, png=staging / "dendrogram.png")
                 plot_bk_curve(result, staging / "bk_curve.png")
-        written = []
-        for item in sorted(staging.iterdir()):
-            os.replace(item, out / item.name)
-            written.append(out / item.name)
-        for name in sorted(previous - {p.name for p in written}):
-            (out / name).unlink(missing_ok=True)  # e.g. pictures of an earlier run, now stale (--no-pictures)
-        write_text_atomic(out / MANIFEST, json.dumps({"written_by": WRITTEN_BY,
-                                                      "files": [p.name for p in written]}, indent=1) + "\n")
-        return [*written, out / MANIFEST]
+                if figure_k:
+                    from taxonomy.clustering.labels import survey_matches
+                    from taxonomy.render.plotting import figure_names, plot_cut_dendrogram
+
+                    plot_cut_dendrogram(result, figure_k, [staging / f for f in figure_names(figure_k)],
+                                        survey_matches(result.papers, result.linkage, result.taxonomies))
+        names = sorted(item.name for item in staging.iterdir())
+        (staging / MANIFEST).write_text(json.dumps({"written_by": WRITTEN_BY, "files": names}, indent=1) + "\n",
+                                        encoding="utf-8")
+        written = publish(out, {name: staging / name for name in [*names, MANIFEST]}, "dendrogram")
+        # e.g. pictures of an earlier run, now stale (--no-pictures)
+        forget_outputs(out, sorted(previous - set(names) - {MANIFEST}))
+        return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if own_painter and painter is not None:

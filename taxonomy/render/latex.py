@@ -200,13 +200,20 @@ def bibtex(papers: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def latex_outputs(tree: bool, k: int | None = None) -> list[str]:
+    """The names `write_latex` writes, so the command can refuse to replace a user's file before any work."""
+    return [f"tree-k{k}.tex" if tree else "taxonomy.tex", "tables.tex", "references.bib"]
+
+
 def write_latex(corpus: Corpus, out: str | Path, taxonomy: str | None = None, result=None,
                 k: int | None = None) -> list[Path]:
-    """`taxonomy.tex` (or `tree-k<k>.tex` for the learned tree), `tables.tex` and `references.bib` in `out`."""
-    from taxonomy.fsutil import check_writable, write_text_atomic
+    """`taxonomy.tex` (or `tree-k<k>.tex` for the learned tree), `tables.tex` and `references.bib` in `out`,
+    all changed together or none (a full disk leaves the previous set); files mimtax did not write are refused."""
+    from taxonomy.fsutil import check_outputs, check_writable, write_outputs_together
 
     out = Path(out)
     check_writable(out)
+    check_outputs(out / name for name in latex_outputs(result is not None, k))
     if result is not None:
         figure, name = forest_tree(result, k), f"tree-k{k}.tex"
         groups, titles = cluster_groups(result, k)
@@ -216,6 +223,8 @@ def write_latex(corpus: Corpus, out: str | Path, taxonomy: str | None = None, re
     cited = sorted({i for rows in groups.values() for i in rows})
     files = {name: figure, "tables.tex": node_tables(corpus, groups, titles),
              "references.bib": bibtex(corpus.papers.iloc[cited])}
-    for file, text in files.items():
-        write_text_atomic(out / file, text)
-    return [out / f for f in files]
+    return write_outputs_together(out, {file: _utf8(text) for file, text in files.items()}, "export latex")
+
+
+def _utf8(text: str):
+    return lambda fh: fh.write(text.encode("utf-8"))

@@ -41,14 +41,30 @@ class PictureData:
     agreement: dict = field(default_factory=dict)
     baseline_agreement: dict = field(default_factory=dict)
     levels: list = field(default_factory=list)  # (level name, nodes) of the colouring taxonomy: guide lines
+    figure_k: int | None = None  # the paper figure's cut ("figure" job)
+    matches: dict = field(default_factory=dict)  # node -> (survey node, F1) for the paper figure
 
 
-def picture_data(result, scores: bool = False) -> PictureData:
+def picture_data(result, scores: bool = False, figure_k: int | None = None) -> PictureData:
     columns = [result.taxonomy.replace("-", "_")] if result.taxonomy else []
+    matches = {}
+    if figure_k:
+        from taxonomy.clustering.labels import survey_matches
+
+        matches = survey_matches(result.papers, result.linkage, result.taxonomies)
     return PictureData(result.n, result.linkage, result.leaf_names, result.node_terms, result.node_names,
                        result.taxonomy, result.config, result.papers[columns],
                        result.agreement if scores else {}, result.baseline_agreement if scores else {},
-                       result.levels)
+                       result.levels, figure_k, matches)
+
+
+def job_files(kind: str, figure_k: int | None = None) -> list[str]:
+    """The files a drawing job writes: the tree's PNG, the scores' PNG, or the paper figure's three formats."""
+    if kind == "figure":
+        from taxonomy.render.plotting import figure_names
+
+        return figure_names(int(figure_k))
+    return [JOBS[kind]]
 
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -85,15 +101,22 @@ def _serve(conn, folder: str) -> None:
         kind, result = inbox.get()
         if kind == "stop":
             return
+        files = [JOBS.get(kind, kind)]
         try:
-            target = Path(folder) / JOBS[kind]
+            files = job_files(kind, getattr(result, "figure_k", None))
+            target = Path(folder) / files[0]
             if kind == "tree":
                 plotting.plot_dendrogram(result, png=target)
+            elif kind == "figure":
+                plotting.plot_cut_dendrogram(result, result.figure_k, [Path(folder) / f for f in files],
+                                             result.matches)
             else:
                 plotting.plot_bk_curve(result, target)
             conn.send(("ok", kind))
+        except OSError as exc:  # a full disk or a read-only folder: the parent reports it as an I/O failure
+            conn.send(("oserror", (exc.errno, exc.strerror, files[0])))
         except Exception as exc:  # reported by the parent, which owns the error handling
-            conn.send(("error", f"drawing {JOBS.get(kind, kind)} failed: {exc!r}"))
+            conn.send(("error", f"drawing {files[0]} failed: {exc!r}"))
 
 
 class Painter:
@@ -119,6 +142,7 @@ class Painter:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise
         self._sent: list[str] = []
+        self._files: list[str] = []
 
     @classmethod
     def start(cls, out: str | Path) -> "Painter | None":
@@ -127,11 +151,13 @@ class Painter:
             return None
         return cls(Path(out))
 
-    def draw(self, kind: str, result) -> None:
-        """Queue a picture: 'tree' (needs the tree and names) or 'scores' (needs the agreement scores)."""
+    def draw(self, kind: str, result, figure_k: int | None = None) -> None:
+        """Queue a picture: 'tree' (needs the tree and names), 'scores' (needs the agreement scores) or 'figure'
+        (the tree cut at `figure_k`, for a paper)."""
         if kind not in self._sent:
-            self._conn.send((kind, picture_data(result, scores=kind == "scores")))
+            self._conn.send((kind, picture_data(result, scores=kind == "scores", figure_k=figure_k)))
             self._sent.append(kind)
+            self._files += job_files(kind, figure_k)
 
     def collect(self, result, staging: Path) -> None:
         """Wait for both pictures and move them into `staging`."""
@@ -142,9 +168,12 @@ class Painter:
                 status, message = self._conn.recv()
             except EOFError:
                 raise RuntimeError(f"the drawing process ended early (exit code {self._process.exitcode})") from None
+            if status == "oserror":
+                number, reason, name = message
+                raise OSError(number, reason, str(staging.parent / name))
             if status != "ok":
                 raise RuntimeError(message)
-        for name in JOBS.values():
+        for name in self._files:
             os.replace(self.folder / name, staging / name)
 
     def close(self) -> None:

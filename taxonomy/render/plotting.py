@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,7 +72,7 @@ def _top_level(result: Dendrogram) -> list[str]:
 # small text), maximising the smallest CIELAB distance between any two of them (and the grey) with normal vision
 # and simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009); the first nine and the grey stay
 # at least 15 apart in every one (tests/test_pictures.py). Neon colours were left out of the search.
-PALETTE = ["#BB5511", "#770088", "#113311", "#3300BB", "#996644", "#442244", "#447799", "#664411", "#7733BB",
+PALETTE = ["#BB5511", "#447799", "#770088", "#113311", "#3300BB", "#996644", "#442244", "#664411", "#7733BB",
            "#883344", "#9955BB", "#554477"]
 UNLABELLED = "#6E6E6E"
 GUIDE_COLOUR = "#4D4D4D"
@@ -81,6 +82,8 @@ DPI = 90
 LEAF_PT = 6.5
 BRANCH_PT = 7.0
 FIG_W = 13.0  # inches
+TOP_IN = 1.5  # inches above the plotting area: title, legend and the top axis's numbers
+BRANCH_LABELS = 28  # names on the highest merges: they fill the left part, where a log-k axis gives few merges room
 LEAF_MAX_PX = 300.0  # longer leaf names are shortened with an ellipsis so the tree keeps most of the width
 
 
@@ -148,7 +151,7 @@ class Layout:
     @property
     def axes_px(self) -> tuple[float, float, float, float]:
         """(left, top, right, bottom) of the plotting area in pixels."""
-        return 0.03 * self.width_px, 1.3 * DPI, self.right_frac * self.width_px, self.height_px - 0.5 * DPI
+        return 0.03 * self.width_px, TOP_IN * DPI, self.right_frac * self.width_px, self.height_px - 0.5 * DPI
 
     @property
     def guide_y(self) -> float:
@@ -175,7 +178,7 @@ def _overlaps(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
+def dendrogram_layout(result: Dendrogram, branch_labels: int = BRANCH_LABELS) -> Layout:
     """The geometry and labels shared by the PNG (matplotlib) and the SVG (written directly).
 
     Branch names go to the highest merges first, each by its node id; a name is left out where it would repeat
@@ -202,7 +205,7 @@ def dendrogram_layout(result: Dendrogram, branch_labels: int = 14) -> Layout:
     legend.append((UNLABELLED, "no label in this taxonomy" if result.taxonomy else "no taxonomy"))
     lay = Layout(n, 1.0, segments, leaves, [], legend, f"leaf colour: {result.taxonomy} top level",
                  f"MIM papers: {n} papers, {result.config['embedding']} / {result.config['linkage']}",
-                 max(6.0, 0.125 * n + 1.5), right_frac=1 - (widest + 16) / (FIG_W * DPI))
+                 max(6.0, 0.125 * n + TOP_IN + 0.2), right_frac=1 - (widest + 16) / (FIG_W * DPI))
     lay.ticks = [(float(axis_position(k, n)), str(k))
                  for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000) if k <= n]
     left, top_px, right, bottom = lay.axes_px
@@ -242,7 +245,7 @@ def _named_points(lay: Layout) -> list[tuple[float, float, str, str]]:
 
 
 def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str | Path | None = None,
-                    branch_labels: int = 14):
+                    branch_labels: int = BRANCH_LABELS):
     """Leaves readable at ~400 papers (one line each), coloured by the taxonomy's top level; the top
     branches carry their key terms. Returns the figure.
 
@@ -261,6 +264,7 @@ def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str 
     ax.set_ylim(0, 10 * lay.n)
     ax.set_yticks([])
     ax.set_xticks([x for x, _ in lay.ticks], [label for _, label in lay.ticks], fontsize=7)
+    ax.tick_params(axis="x", top=True, labeltop=True)  # a tall tree's axis is read at the top as well
     to_axes_x = ax.get_yaxis_transform()  # x in axes fraction, y in data
     for y, name, colour in [] if stamp_leaves else lay.leaves:
         ax.text(1.005, y, name, transform=to_axes_x, fontsize=LEAF_PT, va="center", ha="left", color=colour)
@@ -269,11 +273,12 @@ def plot_dendrogram(result: Dendrogram, png: str | Path | None = None, svg: str 
                  fontsize=BRANCH_PT, color=colour, va="baseline", ha="left",
                  bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85))
     handles = [plt.Line2D([], [], color=c, marker="s", linestyle="", label=name) for c, name in lay.legend]
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=7,
-              title=lay.legend_title, title_fontsize=7, frameon=False)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.03, 1 - 0.3 / lay.fig_h),
+              bbox_transform=fig.transFigure, ncol=3, fontsize=7, title=lay.legend_title, title_fontsize=7,
+              frameon=False, borderaxespad=0, borderpad=0)
     ax.set_xlabel(AXIS_LABEL, fontsize=8)
     fig.suptitle(lay.title, x=0.03, ha="left", y=1 - 0.1 / lay.fig_h, fontsize=11)
-    fig.subplots_adjust(left=0.03, right=lay.right_frac, top=1 - 1.3 / lay.fig_h, bottom=0.5 / lay.fig_h)
+    fig.subplots_adjust(left=0.03, right=lay.right_frac, top=1 - TOP_IN / lay.fig_h, bottom=0.5 / lay.fig_h)
     if stamp_leaves:
         _save_with_leaves(fig, ax, lay, png)
     for path in (png, svg):
@@ -306,7 +311,7 @@ def _save_with_leaves(fig, ax, lay: Layout, png: str | Path) -> None:
     image.save(png, format="PNG", compress_level=3)  # zlib level 3: a tenth of the encoding time, +15% size
 
 
-def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
+def dendrogram_svg(result: Dendrogram, branch_labels: int = BRANCH_LABELS) -> str:
     """The same picture as `plot_dendrogram`, written as SVG text directly (no matplotlib: milliseconds,
     selectable text, byte-identical between runs)."""
     from xml.sax.saxutils import escape
@@ -324,9 +329,9 @@ def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans, Arial, sans-serif">',
            '<rect width="100%" height="100%" fill="white"/>',
            text(left, 0.1 * dpi + 11 * dpi / 72, lay.title, 11, "black"),
-           text(left, 0.62 * dpi, lay.legend_title, 7, "black")]
+           text(left, 0.3 * dpi + 9, lay.legend_title, 7, "black")]
     for i, (colour, name) in enumerate(lay.legend):
-        x, y = left + (i % 3) * 0.3 * width, 0.62 * dpi + 12 + (i // 3) * 11
+        x, y = left + (i % 3) * 0.3 * width, 0.3 * dpi + 22 + (i // 3) * 11
         out.append(f'<rect x="{x:.2f}" y="{y - 7:.2f}" width="7" height="7" fill="{colour}"/>')
         out.append(text(x + 10, y, name, 7, "black"))
     for x, _ in lay.guides:
@@ -339,13 +344,13 @@ def dendrogram_svg(result: Dendrogram, branch_labels: int = 14) -> str:
     for x, y, body, colour in _named_points(lay):
         out.append(text(lay.px_x(x) + 3, lay.px_y(y) - 2, body, BRANCH_PT, colour,
                         ' stroke="white" stroke-width="3" paint-order="stroke"'))
-    out.append(f'<path d="M{left:.2f},{bottom_px:.2f} L{right:.2f},{bottom_px:.2f}" stroke="black" '
-               'stroke-width="0.8"/>')
-    for tick, label in lay.ticks:
-        x0 = lay.px_x(tick)
-        out.append(f'<path d="M{x0:.2f},{bottom_px:.2f} L{x0:.2f},{bottom_px + 4:.2f}" stroke="black" '
-                   'stroke-width="0.8"/>')
-        out.append(text(x0 - text_width(label, 7) / 2, bottom_px + 14, label, 7, "black"))
+    for edge, out_dir in ((bottom_px, 1), (top_px, -1)):  # the axis at the bottom and at the top
+        out.append(f'<path d="M{left:.2f},{edge:.2f} L{right:.2f},{edge:.2f}" stroke="black" stroke-width="0.8"/>')
+        for tick, label in lay.ticks:
+            x0 = lay.px_x(tick)
+            out.append(f'<path d="M{x0:.2f},{edge:.2f} L{x0:.2f},{edge + 4 * out_dir:.2f}" stroke="black" '
+                       'stroke-width="0.8"/>')
+            out.append(text(x0 - text_width(label, 7) / 2, edge + (14 if out_dir > 0 else -7), label, 7, "black"))
     out.append(text(left, bottom_px + 30, AXIS_LABEL, 8, "black"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -408,4 +413,144 @@ def plot_reported_results(results, ax=None):
     ax.set_ylabel("ImageNet-1K fine-tune top-1 (%), ViT-B")
     ax.set_title("Reported results (recipes and epochs differ)", loc="left", fontsize=10)
     ax.legend(fontsize=7, title="recovery target", title_fontsize=7)
+    return fig
+
+
+# Okabe & Ito (2008), the colour-blind safe set most journals recommend; yellow last (faint on white).
+SECTION_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+FIGURE_W = 7.0  # inches: a page's text width with margins
+FIGURE_MAX_H = 9.0
+FIGURE_PT = 8.0  # the smallest text in the figure, at print size
+FIGURE_DPI = 200
+FIGURE_MAX_K = 55  # more leaves than this do not fit FIGURE_MAX_H at FIGURE_PT
+
+
+def figure_names(k: int) -> list[str]:
+    return [f"dendrogram-k{k}.{ext}" for ext in ("png", "svg", "pdf")]
+
+
+def default_figure_k(result) -> int | None:
+    """The colouring taxonomy's finest level with at most FIGURE_MAX_K nodes (the survey's own size), else 20;
+    None when the corpus is too small for a cut."""
+    sizes = [k for _, k in getattr(result, "levels", []) if 2 <= k <= FIGURE_MAX_K]
+    k = max(sizes) if sizes else 20
+    return k if 2 <= k < result.n else (result.n - 1 if result.n > 2 else None)
+
+
+@dataclass
+class CutFigure:
+    """A tree cut into k clusters, as the paper figure shows it: one leaf per cluster, the merges above."""
+
+    k: int
+    n: int
+    segments: list[list[tuple[float, float]]]  # (x = display height, y = 10 per leaf)
+    leaves: list[tuple[float, str, str, str]]  # (y, "name (size)", "≈ A: node" or "", colour), top to bottom
+    legend: list[tuple[str, str]]  # (colour, section)
+    left: float  # display height of the leaves (where the cut is)
+
+
+def leaves_under(Z: np.ndarray, n: int, node: int) -> list[int]:
+    """The leaves (papers) under `node` of a scipy linkage `Z` over `n` leaves."""
+    stack, out = [node], []
+    while stack:
+        x = stack.pop()
+        if x < n:
+            out.append(x)
+        else:
+            stack += [int(Z[x - n, 0]), int(Z[x - n, 1])]
+    return out
+
+
+def cut_figure_layout(result, k: int, matches: dict[int, tuple[str, float]] | None = None) -> CutFigure:
+    """Geometry and labels of the compact figure: the last k - 1 merges above the cut at k, each cluster named
+    by its first key phrase and size, its survey match beside it, coloured by the section most of its papers
+    sit in (in the colouring taxonomy)."""
+    from scipy.cluster import hierarchy
+
+    n = result.n
+    Z = np.asarray(result.linkage, dtype=np.float64)
+    k = int(min(max(k, 2), n))
+    rows = Z[n - k:]  # cuts are made in merge order: the last k - 1 merges are the ones above the cut
+    heights = display_heights(Z)[n - k:]
+    clusters = sorted({int(c) for c in rows[:, :2].ravel() if c < 2 * n - k})
+    index = {node: i for i, node in enumerate(clusters)}
+    index.update({n + (n - k) + j: k + j for j in range(k - 1)})
+    reduced = np.array([[index[int(a)], index[int(b)], h, 0] for (a, b, _, _), h in zip(rows, heights)])
+    for j, (a, b) in enumerate(reduced[:, :2].astype(int)):  # sizes in clusters, as SciPy checks them
+        reduced[j, 3] = (1 if a < k else reduced[a - k, 3]) + (1 if b < k else reduced[b - k, 3])
+    info = hierarchy.dendrogram(reduced, orientation="left", no_plot=True)
+    left = float(axis_position(k, n))
+    segments = [[(x if x > 0 else left, y) for x, y in zip(xs, ys)] for ys, xs in zip(info["icoord"], info["dcoord"])]
+    members = {node: leaves_under(Z, n, node) for node in clusters}
+    tops = _top_level(result)
+    sections = sorted({t for t in tops if t}, key=lambda g: (-tops.count(g), g))
+    colour = {g: SECTION_COLOURS[i] for i, g in enumerate(sections[:len(SECTION_COLOURS) - 1])}
+    node_names = getattr(result, "node_names", {}) or {}
+    matches = matches or {}
+    leaves, used = [], set()
+    for pos, leaf in enumerate(info["leaves"]):
+        node = clusters[leaf]
+        size = len(members[node])
+        name = (result.node_terms.get(node) or [""])[0] if node >= n else result.leaf_names[node]
+        votes = Counter(tops[i] for i in members[node] if tops[i])
+        section = min(votes, key=lambda g: (-votes[g], g)) if votes else ""
+        used.add(section)
+        leaves.append((5.0 + 10 * pos, f"{name} ({size})", "≈ " + matches[node][0] if node in matches else "",
+                       colour.get(section, UNLABELLED)))
+    legend = [(colour[g], node_names.get(g, g)) for g in sections if g in used and g in colour]
+    if any(g not in colour for g in used):
+        legend.append((UNLABELLED, "other or no label"))
+    return CutFigure(k, n, segments, leaves, legend, left)
+
+
+def plot_cut_dendrogram(result, k: int, paths: list[str | Path] = (), matches=None):
+    """The figure for a paper: the tree cut into k clusters (see `cut_figure_layout`), FIGURE_W inches wide and
+    at most FIGURE_MAX_H tall, every text at FIGURE_PT or more; written to each of `paths` (.png/.svg/.pdf)."""
+    from matplotlib.collections import LineCollection
+
+    plt = _pyplot()
+    fig_data = cut_figure_layout(result, k, matches)
+    k = fig_data.k
+    taxonomy = getattr(result, "taxonomy", None)
+    legend_rows = (len(fig_data.legend) + 1) // 2
+    head, foot = 0.35, 0.6 + 0.22 * (legend_rows + 1)  # inches: title; axis, its label and the legend
+    height = min(FIGURE_MAX_H, head + foot + 0.26 * k)
+    fig = plt.figure(figsize=(FIGURE_W, height), dpi=FIGURE_DPI)
+    tree_w = 0.36
+    ax = fig.add_axes((0.02, foot / height, tree_w, 1 - (head + foot) / height))
+    ax.add_collection(LineCollection(fig_data.segments, colors=TREE_COLOUR, linewidths=0.9))
+    ax.set_xlim(1.02, fig_data.left)
+    ax.set_ylim(0, 10 * k)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ticks = [c for c in (1, 2, 3, 5, 10, 20, 50) if c <= k / 1.6] + [k]  # none crowding the cut's own tick
+    ax.set_xticks([float(axis_position(c, result.n)) for c in ticks], [str(c) for c in ticks], fontsize=FIGURE_PT)
+    ax.set_xlabel("clusters (log scale)", fontsize=FIGURE_PT)
+    label_x = tree_w + 0.03  # figure fraction
+    width_px = (1 - label_x - 0.01) * FIGURE_W * DPI  # `text_width` measures at DPI
+    for y, name, match, colour in fig_data.leaves:
+        y_fig = (foot + y / (10 * k) * (height - head - foot)) / height
+        fig.patches.append(plt.Rectangle((tree_w + 0.0075, y_fig - 0.045 / height), 0.012, 0.09 / height,
+                                         transform=fig.transFigure, color=colour, figure=fig))
+        room = width_px - text_width(name + "  ", FIGURE_PT)
+        fig.text(label_x, y_fig, name, fontsize=FIGURE_PT, va="center", ha="left")
+        if match and room > text_width("≈ A: X…", FIGURE_PT):
+            x = label_x + text_width(name + "  ", FIGURE_PT) / (FIGURE_W * DPI)
+            fig.text(x, y_fig, _shorten(match, FIGURE_PT, room), fontsize=FIGURE_PT, va="center", ha="left",
+                     color="#444444", style="italic")
+    fig.text(0.02, 1 - 0.08 / height, f"{result.n} papers in {k} clusters: name (papers), ≈ the survey node it "
+             "matches (F1 ≥ 0.5)", fontsize=FIGURE_PT + 1, va="top", ha="left")
+    handles = [plt.Line2D([], [], color=c, marker="s", linestyle="", markersize=7, label=name)
+               for c, name in fig_data.legend]
+    if handles:
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.02, 0.0), ncol=2, fontsize=FIGURE_PT,
+                   frameon=False, title=f"colour: the section most of a cluster's papers are in ({taxonomy})",
+                   title_fontsize=FIGURE_PT, alignment="left", handletextpad=0.3, columnspacing=1.2)
+    for path in paths:
+        suffix = str(path).rsplit(".", 1)[-1]
+        metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}.get(suffix,
+                                                                                             {"Software": None})
+        fig.savefig(path, dpi=FIGURE_DPI, metadata=metadata)
+    plt.close(fig)
     return fig

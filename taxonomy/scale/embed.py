@@ -48,10 +48,19 @@ def parse_shard_spec(spec: str | None) -> tuple[int, int]:
     return i, n
 
 
-def plan_shards(path: Path, out: Path, model: str, shard_size: int) -> Iterator[Shard]:
+def _say_id_field(path: Path):
+    def say(field: str) -> None:
+        import sys
+
+        print(f"note: {path}: no `id` field; using `{field}` as the record id (choose another with --id-field)",
+              file=sys.stderr)
+    return say
+
+
+def plan_shards(path: Path, out: Path, model: str, shard_size: int, id_field: str | None = None) -> Iterator[Shard]:
     """Shards of `shard_size` consecutive records, in input order (the last may be shorter)."""
     index = 0
-    for chunk in read_records(path, chunk=shard_size):
+    for chunk in read_records(path, chunk=shard_size, id_field=id_field, on_id_field=_say_id_field(path)):
         yield Shard(out, model, index, chunk)
         index += 1
 
@@ -73,7 +82,7 @@ class LocalEncoder:
 def embed_records(path: str | Path, out: str | Path, model: str = "minilm", engine: str = "local",
                   shard_size: int = 1024, shard: tuple[int, int] = (0, 1), workers: int | None = None,
                   device: str = "cpu", ray_address: str | None = None, progress: bool = True,
-                  on_shard: Callable[[Shard], None] | None = None) -> EmbedSummary:
+                  on_shard: Callable[[Shard], None] | None = None, id_field: str | None = None) -> EmbedSummary:
     """Embed every record of `path` into shards under `out`; shards already there are skipped. `on_shard` is
     called after each shard is written (a progress hook; an exception there stops the run like a kill)."""
     path, out = Path(path), Path(out)
@@ -83,12 +92,21 @@ def embed_records(path: str | Path, out: str | Path, model: str = "minilm", engi
         raise UserError(f"--embedding {model}: shards hold neural embeddings; {model} is fitted on the whole corpus")
     if shard_size < 1:
         raise UserError(f"--shard-size {shard_size}: expected a number above 0")
+    from taxonomy.fsutil import check_outputs, check_writable
+    from taxonomy.scale.shards import PLAN
+    from taxonomy.scale.sources import check_source
+
+    check_source(path)  # before the model loads (seconds)
+    check_writable(out)
+    check_outputs([out / PLAN])
+    if (out / "shards").exists() and not (out / "shards").is_dir():
+        raise UserError(f"{out / 'shards'}: is not a folder; mimtax keeps the shards there (choose another --out)")
     task, tasks = shard
     summary = EmbedSummary()
     keys: list[tuple[str, int]] = []
 
     def pending() -> Iterator[Shard]:
-        for planned in plan_shards(path, out, model, shard_size):
+        for planned in plan_shards(path, out, model, shard_size, id_field):
             keys.append((planned.key, len(planned.ids)))
             summary.shards += 1
             summary.records += len(planned.ids)

@@ -71,7 +71,9 @@ def write_plan(folder: Path, model: str, shard_size: int, source: str, keys: lis
     plan = {"format": FORMAT, "model": model, "dtype": "float16", "shard_size": shard_size,
             "source": source, "n": sum(rows for _, rows in keys),
             "shards": [{"key": key, "rows": rows} for key, rows in keys]}
-    write_text_atomic(folder / PLAN, json.dumps(plan, indent=1) + "\n")
+    from taxonomy.fsutil import write_output_text
+
+    write_output_text(folder / PLAN, json.dumps(plan, indent=1) + "\n", "embed")
 
 
 def read_plan(folder: str | Path) -> dict:

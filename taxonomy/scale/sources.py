@@ -5,7 +5,7 @@ text the dendrogram embeds for a paper of the corpus (`PaperTexts.combined`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from taxonomy.errors import UserError
@@ -34,27 +34,44 @@ def _string(value: object, where: str, field: str) -> str:
     raise UserError(f"{where}: {field}: expected text, got {type(value).__name__}")
 
 
-def _record_id(row: dict, where: str) -> str:
-    value = row.get("id")
+ID_FIELDS = ("id", "key")  # tried in this order when no --id-field is given (the project's abstracts use `key`)
+
+
+def _record_id(row: dict, where: str, field: str = "id") -> str:
+    value = row.get(field)
     if value is None or value != value or str(value).strip() == "":
-        raise UserError(f"{where}: id: missing; every record needs a unique `id`")
+        raise UserError(f"{where}: {field}: missing; every record needs a unique `{field}`"
+                        + (" (or name the id field with --id-field)" if field == "id" else ""))
     return str(value)
 
 
-def read_records(path: str | Path, chunk: int = 4096) -> Iterator[list[tuple[str, str]]]:
-    """Lists of (id, text), `chunk` records at a time, in file order. Duplicate ids are an error (the
-    shards are addressed by id and text)."""
-    path = Path(path)
+def check_source(path: Path) -> None:
+    """A one-line error for a source that is not a readable file of a known format, before any work."""
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give a .jsonl, .parquet or .csv file")
     if not path.is_file():
         raise UserError(f"{path}: file not found")
+    if path.suffix.lower() not in FORMATS:
+        raise UserError(f"{path}: unknown format '{path.suffix.lower()}'; expected one of {', '.join(FORMATS)}")
+
+
+def read_records(path: str | Path, chunk: int = 4096, id_field: str | None = None,
+                 on_id_field: Callable[[str], None] | None = None) -> Iterator[list[tuple[str, str]]]:
+    """Lists of (id, text), `chunk` records at a time, in file order. Duplicate ids are an error (the
+    shards are addressed by id and text). Without `id_field`, the first record decides between `id` and
+    `key` (`on_id_field` is told which, when it is not `id`)."""
+    path = Path(path)
+    check_source(path)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise UserError(f"{path}: unknown format '{suffix}'; expected one of {', '.join(FORMATS)}")
     rows = {".jsonl": _jsonl_rows, ".parquet": _parquet_rows, ".csv": _csv_rows}[suffix](path, chunk)
     seen: set[str] = set()
     batch: list[tuple[str, str]] = []
     for where, row in rows:
-        record_id = _record_id(row, where)
+        if id_field is None:
+            id_field = next((f for f in ID_FIELDS if row.get(f) not in (None, "")), "id")
+            if id_field != "id" and on_id_field is not None:
+                on_id_field(id_field)
+        record_id = _record_id(row, where, id_field)
         if record_id in seen:
             raise UserError(f"{where}: id: '{record_id}' appears twice; ids must be unique")
         seen.add(record_id)

@@ -96,7 +96,7 @@ def whats_new_markdown(report: WhatsNew, trends_png: str | None = None) -> str:
         column = f"{main.replace('-', '_')}_best"
         lines += [f"## New papers per node ({main})", ""]
         for node, members in papers.groupby(column, sort=True):
-            entries = ", ".join(f"{t[:70]} ({s:.2f}{', novel' if n else ''})" for t, s, n in
+            entries = ", ".join(f"{short_title(t)} ({s:.2f}{', novel' if n else ''})" for t, s, n in
                                 zip(members["title"], members[column.replace("_best", "_score")], members["novel"]))
             lines.append(f"- `{node}` ({len(members)}): {entries}")
         lines.append("")
@@ -131,25 +131,62 @@ def whats_new_dict(report: WhatsNew) -> dict:
     }
 
 
+OUTPUTS = ("trends.png", "whats-new.json", "whats-new.md", "whats-new.html")
+
+
+_OPENERS = {"\u202a": "\u202c", "\u202b": "\u202c", "\u202d": "\u202c", "\u202e": "\u202c",
+            "\u2066": "\u2069", "\u2067": "\u2069", "\u2068": "\u2069"}
+_CLOSERS = {"\u202c", "\u2069"}
+
+
+def short_title(title: str, width: int = 70) -> str:
+    """A title cut at a word with an ellipsis (not mid-word), its bidirectional-text controls balanced: an
+    embedding or isolate the cut left open is closed, a closer left without its opener is dropped, so a right-to-
+    left title cannot reverse the rest of the line."""
+    title = str(title)
+    if len(title) > width:
+        cut = title[:width - 1]
+        cut = cut.rsplit(" ", 1)[0] if " " in cut else cut
+        title = cut.rstrip(" ,:;-") + "…"
+    out, open_ = [], []
+    for ch in title:
+        if ch in _OPENERS:
+            open_.append(_OPENERS[ch])
+        elif ch in _CLOSERS:
+            if not open_ or open_[-1] != ch:
+                continue
+            open_.pop()
+        out.append(ch)
+    if title.endswith("…") and open_:
+        out.pop()  # the ellipsis goes after the closers, outside the embedded run
+        return "".join(out) + "".join(reversed(open_)) + "…"
+    return "".join(out) + "".join(reversed(open_))
+
+
 def write_whats_new(report: WhatsNew, out: str | Path, pictures: bool = True) -> list[Path]:
-    from taxonomy.fsutil import check_writable, write_atomic, write_text_atomic
+    """whats-new.json / .md / .html (and trends.png), all changed together or none; files mimtax did not write
+    are refused."""
+    import io
+
+    from taxonomy.fsutil import check_outputs, check_writable, write_outputs_together
 
     out = Path(out)
     check_writable(out)
-    written = []
+    check_outputs(out / name for name in OUTPUTS)
     png = None
     if pictures and not report.trends.empty:
         from taxonomy.update.plots import plot_trends
 
-        png = out / "trends.png"
-        write_atomic(png, lambda fh: plot_trends(top_level(report.trends), fh))
-        written.append(png)
-    write_text_atomic(out / "whats-new.json",
-                      json.dumps(whats_new_dict(report), indent=1, ensure_ascii=False, default=str) + "\n")
-    markdown = whats_new_markdown(report, png.name if png else None)
-    write_text_atomic(out / "whats-new.md", markdown)
+        buffer = io.BytesIO()
+        plot_trends(top_level(report.trends), buffer)
+        png = buffer.getvalue()
+    markdown = whats_new_markdown(report, "trends.png" if png else None)
     from taxonomy.update.page import markdown_page
 
-    images = {png.name: png.read_bytes()} if png else {}
-    write_text_atomic(out / "whats-new.html", markdown_page(markdown, "What's new", images))
-    return [*written, out / "whats-new.json", out / "whats-new.md", out / "whats-new.html"]
+    texts = {"whats-new.json": json.dumps(whats_new_dict(report), indent=1, ensure_ascii=False, default=str) + "\n",
+             "whats-new.md": markdown,
+             "whats-new.html": markdown_page(markdown, "What's new", {"trends.png": png} if png else {})}
+    files = {"trends.png": png} if png else {}
+    files.update({name: text.encode("utf-8") for name, text in texts.items()})
+    return write_outputs_together(out, {name: (lambda fh, data=data: fh.write(data)) for name, data in files.items()},
+                                  "update")

@@ -75,6 +75,8 @@ def read_source(path: str | Path, fmt: str | None = None, mapping: dict[str, str
     fmt = (fmt or detect_format(path)).lower()
     if fmt not in READERS:
         raise UserError(f"unknown format '{fmt}'; choose one of {', '.join(READERS)}")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give a file of papers (BibTeX, RIS, CSL-JSON, CSV/TSV, JSONL, Markdown)")
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     return READERS[fmt](path, mapping=mapping)

@@ -39,13 +39,25 @@ class Record:
 
 
 @dataclass
+class Skipped:
+    """Something that looks like an entry but did not become a paper, and why (listed in import-skipped.csv)."""
+
+    file: str
+    line: int
+    reason: str
+    text: str = ""
+
+
+@dataclass
 class Source:
-    """What one file holds: its records and, for heading-structured lists, the heading tree in order."""
+    """What one file holds: its records and, for heading-structured lists, the heading tree in order; `skipped`
+    holds the entry-like lines that did not become records, so every entry is accounted for."""
 
     path: Path
     format: str
     records: list[Record]
     headings: list[tuple[str, ...]] = field(default_factory=list)  # every heading path that holds papers
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def clean_arxiv(*values: str) -> str:

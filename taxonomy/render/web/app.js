@@ -8,6 +8,7 @@
   const RESULTS = DATA.results || [], resultsOf = d3.group(RESULTS, r => r.id);
   const ROW = 15, LEAF_GAP = 8, TREE_W = 520, MARGIN = 12;
   const NAMES = DATA.names || {};  // the top merges' names, each with words no higher name shows
+  const MATCHES = DATA.matches || {};  // merges whose papers match a survey node (F1 >= 0.5): "A: Audio and Speech"
 
   // ---- the tree: leaves 0..n-1, merge r is node n + r (SciPy's numbering) ----
   const total = Math.max(2 * n - 1, n);
@@ -87,7 +88,7 @@
   const gLinks = canvas.append("g"), gNodes = canvas.append("g");
   const zoom = d3.zoom().scaleExtent([0.05, 4]).on("zoom", e => canvas.attr("transform", e.transform));
   svg.call(zoom).on("dblclick.zoom", null);
-  let colour = null, rows = 0;
+  let colour = null, rows = 0, drawn = null;
 
   function layout() {
     const x = new Float64Array(total), y = new Float64Array(total), shown = [];
@@ -102,6 +103,7 @@
     for (let i = visit.length - 1; i >= 0; i--) { const v = visit[i]; if (v >= n && open[v]) y[v] = (y[kids[v][0]] + y[kids[v][1]]) / 2; }
     visit.forEach(v => shown.push(v));
     rows = row;
+    drawn = { x, y };
     return { x, y, shown };
   }
 
@@ -138,7 +140,7 @@
           const w = Math.max(leafX - x[v], 6), h = Math.min(6, 2 + Math.log2(size[v]));
           const tally = colourTally(v);
           g.append("path").attr("d", `M0,0L${w},${-h}L${w},${h}Z`).attr("fill", tally);
-          const t = DATA.terms[v] ? DATA.terms[v].slice(0, 3).join(", ") : "";
+          const t = (DATA.terms[v] ? DATA.terms[v][0] || "" : "") + (MATCHES[v] ? ` (≈ ${MATCHES[v]})` : "");
           const m = query && within(matchC, v) ? ` — ${within(matchC, v)} match${within(matchC, v) > 1 ? "es" : ""}` : "";
           const sv = surveyNode && within(surveyC, v) ? ` — ${within(surveyC, v)} in the survey node` : "";
           g.append("text").attr("x", w + LEAF_GAP).text(`▸ ${size[v]} papers${t ? ": " + t : ""}${m}${sv}`);
@@ -207,9 +209,9 @@
     own.forEach(r => { const tr = t.append("tr"); [r.b, r.bb, r.e].forEach(c => tr.append("td").text(c)); valueCell(tr, r); });
   }
   function valueCell(tr, r) {  // the figure, linked to the line of its source; † marks extra pre-training data
-    tr.append("td").append("a").attr("href", r.u).attr("target", "_blank").attr("rel", "noopener").text(r.v + (r.x ? " †" : ""));
+    tr.append("td").append("a").attr("href", r.u).attr("target", "_blank").attr("rel", "noopener").attr("title", r.xw || null).text(r.v + (r.x ? " †" : ""));
   }
-  function leaderboard(ms) {  // the branch's reported results, ranked like `mimtax leaderboard`: within one benchmark and backbone
+  function leaderboard(ms) {  // the branch's reported results, ranked like `mimtax leaderboard`: within one benchmark and like-for-like group (r.g, computed in Python)
     const ids = new Set(ms.map(p => p.id)), byId = new Map(ms.map(p => [p.id, p]));
     const byBench = d3.group(RESULTS.filter(r => ids.has(r.id)), r => r.b);
     if (!byBench.size) return;
@@ -219,17 +221,18 @@
     const pick = panel.append("select").attr("id", "board-benchmark");
     pick.selectAll("option").data(names).join("option").attr("value", d => d).text(d => `${d} (${byBench.get(d).length})`);
     pick.property("value", first);
-    panel.append("p").attr("class", "muted").text("ranked within each backbone (smallest first for a distance or error rate); † pre-trained on extra data");
+    panel.append("p").attr("class", "muted").text("ranked like for like: within one backbone, input resolution, protocol and extra-data class (smallest first for a distance or error rate); † extra data");
     const table = panel.append("table").attr("id", "board");
     function draw(name) {
       table.html("");
       table.append("tr").selectAll("th").data(["rank", "method", "year", "epochs", "value"]).join("th").text(d => d);
-      const group = d3.group(byBench.get(name), r => r.bb);
-      [...group.keys()].sort((a, b) => group.get(b).length - group.get(a).length || d3.ascending(a, b)).forEach(bb => {
-        table.append("tr").attr("class", "group").append("th").attr("colspan", 5).text(bb);
+      const group = d3.group(byBench.get(name), r => r.g);
+      [...group.keys()].sort((a, b) => group.get(b).length - group.get(a).length || d3.ascending(a, b)).forEach(g => {
+        table.append("tr").attr("class", "group").append("th").attr("colspan", 5).text(g);
+        const bb = group.get(g)[0].bb;
         const label = r => byId.get(r.id).m || r.id;  // ties: by method, as the CLI breaks them
-        [...group.get(bb)].sort((a, b) => (a.low ? a.v - b.v : b.v - a.v) || d3.ascending(label(a), label(b))).forEach((r, i) => {
-          const p = byId.get(r.id), tr = table.append("tr").attr("data-backbone", bb);
+        [...group.get(g)].sort((a, b) => (a.low ? a.v - b.v : b.v - a.v) || d3.ascending(label(a), label(b))).forEach((r, i) => {
+          const p = byId.get(r.id), tr = table.append("tr").attr("data-backbone", bb).attr("data-group", g);
           [i + 1, p.m || p.id, p.y ?? "", r.e].forEach(c => tr.append("td").text(c));
           valueCell(tr, r);
         });
@@ -243,6 +246,7 @@
     panel.append("h2").text(`Branch n${v}: ${size[v]} papers`);
     const dl = panel.append("dl");
     field(dl, "key terms", (DATA.terms[v] || []).join(", ") || "(unnamed)");
+    field(dl, "matches survey node", MATCHES[v] ? `≈ ${MATCHES[v]} (F1 ≥ 0.5)` : "");
     DATA.taxonomies.forEach(t => {
       const labelled = ms.filter(p => (p.l[t.id] || []).length);
       if (!labelled.length) { field(dl, "purity, " + t.name, "no labelled paper"); return; }
@@ -277,6 +281,18 @@
       matchCount = d3.sum(state.match);
     }
     render();
+    if (matchCount && matchCount <= REVEAL_MAX) reveal(order.find(i => state.match[i]));
+  }
+  const REVEAL_MAX = 20;  // a search with this few matches opens the way to the first and brings it into view
+  function reveal(leaf) {
+    for (let v = parent[leaf]; v >= 0; v = parent[v]) open[v] = 1;
+    render();
+    const box = svg.node().getBoundingClientRect(), t = d3.zoomTransform(svg.node());
+    const label = gNodes.selectAll("g.leaf").filter(v => v === leaf).node();
+    const x = drawn.x[leaf] * t.k + t.x, w = label ? label.getBBox().width * t.k : 0;
+    const dx = x < 8 ? 8 - x : (x + w > box.width - 8 ? Math.max(box.width - 8 - x - w, 8 - x) : 0);
+    svg.call(zoom.transform, d3.zoomIdentity.translate(t.x + dx, box.height / 2 - drawn.y[leaf] * t.k).scale(t.k));
+    gNodes.selectAll("g.node").classed("focus", v => v === leaf);
   }
   function applySurvey() {
     surveyNode = document.getElementById("survey-node").value;
@@ -306,10 +322,15 @@
     document.body.dataset.surveySubtrees = String(subtrees);
   }
 
-  function fit() {
-    const box = svg.node().getBoundingClientRect(), contentH = rows * ROW + 2 * MARGIN, contentW = TREE_W + 380;
-    const k = Math.min(1, box.height / contentH, box.width / contentW);
-    svg.call(zoom.transform, d3.zoomIdentity.translate(4, 4).scale(k));
+  function fit(widthOnly) {  // the drawn tree fills the view (centred); widthOnly: its whole width, top first
+    const box = svg.node().getBoundingClientRect(), bb = canvas.node().getBBox(), pad = 10;
+    if (!bb.width || !bb.height) return;
+    const across = (box.width - 2 * pad) / bb.width, down = (box.height - 2 * pad) / bb.height;
+    // a tall tree is read by panning down: no larger than 1.25x, so a screen holds enough of its rows
+    const k = Math.max(0.05, widthOnly ? Math.min(1.25, across) : Math.min(3, across, down));
+    const tx = (box.width - bb.width * k) / 2 - bb.x * k;
+    const ty = widthOnly ? pad - bb.y * k : (box.height - bb.height * k) / 2 - bb.y * k;
+    svg.call(zoom.transform, d3.zoomIdentity.translate(tx, ty).scale(k));
   }
 
   function init() {
@@ -327,15 +348,15 @@
     DATA.taxonomies.forEach(t => t.sizes.forEach((k, i) => { if (k > 1 && k < n && !cuts.has(k)) cuts.set(k, `${k} = ${t.name}: ${t.levels[i]}`); }));
     if (!cuts.has(meta.cut)) cuts.set(meta.cut, `${meta.cut} groups`);
     [...cuts.keys()].sort((a, b) => a - b).forEach(k => cutSelect.append("option").attr("value", k).text(cuts.get(k)));
-    cutSelect.property("value", meta.cut).on("change", function () { cutAt(+this.value); render(); });
+    cutSelect.property("value", meta.cut).on("change", function () { cutAt(+this.value); render(); fit(false); });
     d3.select("#search").on("input", applySearch);
     d3.selectAll("#year-from, #year-to, #has-code").on("change", applyFilters).on("input", applyFilters);
-    d3.select("#expand-all").on("click", () => { for (let v = n; v < total; v++) open[v] = 1; render(); });
-    d3.select("#fit").on("click", fit);
+    d3.select("#expand-all").on("click", () => { for (let v = n; v < total; v++) open[v] = 1; render(); fit(true); });
+    d3.select("#fit").on("click", () => fit(false));
     svg.on("click", () => { selected = null; render(); });
     provenance();
     colour = colourScale(colourBy); drawLegend();
-    cutAt(meta.cut); render();
+    cutAt(meta.cut); render(); fit(false);
     document.body.dataset.ready = "1";
     window.mimtaxDrawnAt = performance.now();
   }

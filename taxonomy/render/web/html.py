@@ -42,7 +42,7 @@ def initial_cut(result, collapse_above: int) -> int:
 def interactive_payload(result, scores: pd.DataFrame | None = None, collapse_above: int = COLLAPSE_ABOVE,
                         versions: dict | None = None) -> dict:
     """Plain data for the page: papers, the merges with their display heights and names, the taxonomies."""
-    from taxonomy.clustering.labels import branch_names
+    from taxonomy.clustering.labels import branch_names, survey_matches
     from taxonomy.render.plotting import PALETTE, UNLABELLED, display_heights
 
     papers = result.papers
@@ -66,6 +66,9 @@ def interactive_payload(result, scores: pd.DataFrame | None = None, collapse_abo
     merges = [[int(a), int(b), round(float(h), 5), int(s)] for (a, b, _, s), h in zip(Z, heights)]
     terms = {str(node): list(words) for node, words in result.node_terms.items()}
     names = {str(node): name for node, name in branch_names(Z, result.node_terms, NAMED_MERGES).items()}
+    # clusters that coincide with a survey node (F1 >= 0.5) say so beside their learned name
+    matches = {str(node): text for node, (text, _) in survey_matches(papers, Z, result.taxonomies).items()
+               if node >= result.n}
     table = scores if scores is not None else pd.DataFrame()
     meta = {
         "title": f"mimtax dendrogram: {result.n} papers", "n": result.n, "corpus": str(result.config.get("corpus", "")),
@@ -75,7 +78,7 @@ def interactive_payload(result, scores: pd.DataFrame | None = None, collapse_abo
         "scores": json.loads(table.to_json(orient="records", double_precision=3)) if not table.empty else [],
         "with_abstract": result.n_with_abstract, "palette": list(PALETTE), "unlabelled": UNLABELLED,
     }
-    return {"meta": meta, "papers": rows, "merges": merges, "terms": terms, "names": names,
+    return {"meta": meta, "papers": rows, "merges": merges, "terms": terms, "names": names, "matches": matches,
             "taxonomies": list(result.taxonomies.values()), "results": result.results}
 
 
