@@ -103,6 +103,16 @@ def command(name: str, out: Path, records: Path, table=WRITERS) -> list[str]:
 _REPORTS: dict = {}
 
 
+class OnesEncoder:
+    """Stands in for the dendrogram's sentence encoder in the embedding-cache tests."""
+
+    def __init__(self, name: str = "fake", device: str = "cpu"):
+        pass
+
+    def encode(self, texts: list[str], progress: bool = True) -> np.ndarray:
+        return np.ones((len(texts), 3), np.float32)
+
+
 @pytest.fixture
 def fake_encoder(monkeypatch):
     """No model for `embed`, and `update`'s report computed once per session: these tests are about writing."""
@@ -342,14 +352,7 @@ def test_a_truncated_corpus_cache_entry_is_rebuilt_with_one_warning(tmp_path, ca
 def test_a_damaged_embedding_cache_warns_once_and_is_rebuilt(damage, tmp_path, monkeypatch, capsys, fresh_warnings):
     from taxonomy.clustering import embeddings
 
-    class Encoder:
-        def __init__(self, name="fake", device="cpu"):
-            pass
-
-        def encode(self, texts, progress=True):
-            return np.ones((len(texts), 3), np.float32)
-
-    monkeypatch.setattr(embeddings, "SentenceEncoder", Encoder)
+    monkeypatch.setattr(embeddings, "SentenceEncoder", OnesEncoder)
     embeddings.embed(["alpha", "beta"], "fake", tmp_path, progress=False)
     folder = tmp_path / "fake"
     (folder / damage).write_bytes((folder / damage).read_bytes()[:10])
@@ -365,14 +368,7 @@ def test_a_damaged_embedding_cache_warns_once_and_is_rebuilt(damage, tmp_path, m
 def test_a_read_only_embedding_cache_warns_once(tmp_path, monkeypatch, capsys, fresh_warnings):
     from taxonomy.clustering import embeddings
 
-    class Encoder:
-        def __init__(self, name="fake", device="cpu"):
-            pass
-
-        def encode(self, texts, progress=True):
-            return np.ones((len(texts), 3), np.float32)
-
-    monkeypatch.setattr(embeddings, "SentenceEncoder", Encoder)
+    monkeypatch.setattr(embeddings, "SentenceEncoder", OnesEncoder)
     inject(monkeypatch, "read-only", tmp_path)
     for texts in (["a"], ["b"], ["c"]):
         assert embeddings.embed(texts, "fake", tmp_path, progress=False).shape == (1, 3)
