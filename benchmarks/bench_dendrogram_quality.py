@@ -200,14 +200,32 @@ def ablation_verdicts(results: dict) -> tuple[list[str], dict]:
     return lines, out
 
 
+def save_preview(result) -> None:
+    """The top 1,500 px of the full tree's PNG: the README's picture."""
+    from PIL import Image
+
+    from taxonomy.render.plotting import plot_dendrogram
+
+    RESULTS.mkdir(exist_ok=True)
+    plot_dendrogram(result, RESULTS / "dendrogram-with-abstracts.png")
+    with Image.open(RESULTS / "dendrogram-with-abstracts.png") as im:
+        im.crop((0, 0, im.size[0], min(im.size[1], 1500))).save(RESULTS / "dendrogram-preview.png", optimize=True)
+    (RESULTS / "dendrogram-with-abstracts.png").unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drops", type=int, default=10, help="runs that each leave out 5 %% of the papers (spread)")
     parser.add_argument("--paired", type=int, default=30, help="runs for the paired comparisons (the first --drops "
                         "are the spread's)")
+    parser.add_argument("--preview-only", action="store_true",
+                        help="only redraw the README's preview (after a change to the names or the drawing)")
     args = parser.parse_args()
     if not ABSTRACTS.exists():
         sys.exit(f"{ABSTRACTS} is absent: this benchmark needs the dev abstracts")
+    if args.preview_only:
+        save_preview(build_dendrogram(load_corpus(), abstracts=ABSTRACTS, progress=False))
+        return
     start = time.perf_counter()
     global SCRATCH
     scratch = tempfile.TemporaryDirectory(prefix="mimtax-quality-")
@@ -233,15 +251,7 @@ def main() -> None:
     table = score_table(result)
     print("\nthe shipped corpus's report (mimtax dendrogram --abstracts ...):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    from taxonomy.render.plotting import plot_dendrogram
-
-    RESULTS.mkdir(exist_ok=True)
-    plot_dendrogram(result, RESULTS / "dendrogram-with-abstracts.png")
-    from PIL import Image
-
-    with Image.open(RESULTS / "dendrogram-with-abstracts.png") as im:
-        im.crop((0, 0, im.size[0], min(im.size[1], 1500))).save(RESULTS / "dendrogram-preview.png", optimize=True)
-    (RESULTS / "dendrogram-with-abstracts.png").unlink()
+    save_preview(result)
     print("wrote", save("dendrogram-quality", {
         "seconds": round(time.perf_counter() - start, 1), "abstract_conflicts": texts.conflicts,
         "conditions": results, "checks": checks, "paired": paired,

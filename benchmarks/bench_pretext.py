@@ -7,6 +7,7 @@ beside the best trivial predictor on the same images and masks, with a bootstrap
 and pass / fail against the margin declared in `reference_impls.pretext.MARGIN`.
 Writes benchmarks/results/pretext-cpu.json after every method (a stopped run keeps what it finished).
 Usage: python benchmarks/bench_pretext.py [--methods mae simmim ...] [--seeds 2] [--steps N] [--out PATH]
+       [--data shapes|constellations]   # the procedural dataset (default shapes, as the committed CPU report)
        python benchmarks/bench_pretext.py --merge A.json B.json ...   # methods run as separate processes
 Each method's row keeps the command and date that produced it.
 """
@@ -37,16 +38,16 @@ def main() -> None:
     import torch
 
     from reference_impls import METHODS, build_method
-    from reference_impls.data import shapes
     from reference_impls.pretext import MARGIN
     from reference_impls.train import pretrain
-    from reference_impls.verify import SCALES, train_config
+    from reference_impls.verify import SCALES, procedural, train_config
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None, help="override every method's step count")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data", default="shapes", choices=["shapes", "constellations"])
     parser.add_argument("--out", type=Path, default=RESULTS / "pretext-cpu.json")
     parser.add_argument("--merge", nargs="+", type=Path, help="combine the rows of earlier result files into --out")
     args = parser.parse_args()
@@ -62,7 +63,7 @@ def main() -> None:
         n_steps = args.steps or steps[name]
         seeds = []
         for seed in range(args.seeds):
-            data = shapes(seed, pool=scale.pool, test_per_class=10, labelled_per_class=10)
+            data = procedural(args.data)[0](seed, pool=scale.pool, test_per_class=10, labelled_per_class=10)
             torch.manual_seed(seed)
             method = build_method(name, data.image_size, 4, data.channels, scale.size)
             began = time.perf_counter()
@@ -79,7 +80,8 @@ def main() -> None:
         save("pretext-cpu", {
             "what": "held-out pretext loss at init and after pretraining vs the best trivial predictor, same images "
                     "and masks; pass = lower end of the 95 % bootstrap interval of 1 - after / trivial >= margin",
-            "margin": MARGIN, "scale": {"model": f"ViT-{scale.size}/4", "batch": scale.batch, "pool": scale.pool,
+            "margin": MARGIN, "scale": {"data": args.data, "model": f"ViT-{scale.size}/4", "batch": scale.batch,
+                                        "pool": scale.pool,
                                         "lr": scale.lr, "heldout_images": 512,
                                         "steps_from": str(COMMITTED.relative_to(ROOT))},
             "device": "CPU", "threads": args.threads, "torch": torch.__version__, "methods": rows}, args.out)
@@ -90,6 +92,7 @@ def merge(paths: list[Path], out: Path) -> None:
     combined: dict = {}
     for path in paths:
         part = json.loads(path.read_text())
+        part.get("scale", {}).setdefault("data", "shapes")  # files from before --data were all on shapes
         for key in ("margin", "scale"):
             if key in combined and combined[key] != part[key]:
                 raise SystemExit(f"{path}: its {key} differs from the files before it; not merged")

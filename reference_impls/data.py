@@ -4,6 +4,8 @@
   random foreground/background colours, position, size and rotation, so mean colour says little about the
   class. An unlabelled pool of 50k images is rendered on the fly from per-image parameters drawn from the
   seed; a small labelled split (10 per class) and a test split come from other seeds.
+- `constellations` (`reference_impls.constellations`): four glyphs in one of ten arrangements on a striped
+  background; masked prediction needs structure and the class is the arrangement.
 - `digits`: scikit-learn's bundled real handwritten digits (8x8, upsampled to 16x16).
 - `imagefolder`, `cifar10`, `cifar100`: read from a local path the user supplies (CIFAR in its binary format).
 
@@ -154,17 +156,20 @@ class ShapesSource:
     """The unlabelled pool: parameters kept on the training device, pixels rendered per batch there, with
     the pixel noise from a generator on that device: fetching a batch never waits for the host."""
 
+    make_params = staticmethod(shape_params)
+    render = staticmethod(render_shapes)
+
     def __init__(self, n: int, seed: int, size: int = 32, params: dict[str, torch.Tensor] | None = None,
                  device="cpu"):
         self.size, self.n, self.seed = size, n, seed
-        self.params = {k: v.to(device) for k, v in (params or shape_params(n, seed)).items()}
+        self.params = {k: v.to(device) for k, v in (params or self.make_params(n, seed)).items()}
         self.noise = torch.Generator(device=device).manual_seed(seed)
 
     def __len__(self) -> int:
         return self.n
 
     def to(self, device) -> "ShapesSource":
-        return ShapesSource(self.n, self.seed, self.size, self.params, device)
+        return type(self)(self.n, self.seed, self.size, self.params, device)
 
     def reseed(self, seed: int) -> None:
         """Restart the pixel noise, so a run's batches do not depend on what used the pool before it."""
@@ -172,7 +177,7 @@ class ShapesSource:
 
     def get(self, indices: torch.Tensor) -> torch.Tensor:
         device = self.params["cls"].device
-        return render_shapes({k: v[indices.to(device)] for k, v in self.params.items()}, self.size, device, self.noise)
+        return self.render({k: v[indices.to(device)] for k, v in self.params.items()}, self.size, device, self.noise)
 
 
 def labelled_shapes(per_class: int, seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
@@ -283,6 +288,10 @@ def imagefolder(path: str | Path, size: int = 32, seed: int = 0, per_class: int 
 def load(name: str, seed: int = 0, path: str | Path | None = None, per_class: int = 10, pool: int = 50_000) -> Splits:
     if name == "shapes":
         return shapes(seed, pool=pool, per_class=per_class)
+    if name == "constellations":
+        from reference_impls.constellations import constellations
+
+        return constellations(seed, pool=pool, per_class=per_class)
     if name == "digits":
         return digits(seed, per_class)
     if name in ("cifar10", "cifar100", "imagefolder") and path is None:
@@ -291,4 +300,4 @@ def load(name: str, seed: int = 0, path: str | Path | None = None, per_class: in
         return cifar(path, name, seed, per_class)
     if name == "imagefolder":
         return imagefolder(path, seed=seed, per_class=per_class)
-    raise ValueError(f"unknown dataset '{name}': shapes, digits, imagefolder, cifar10 or cifar100")
+    raise ValueError(f"unknown dataset '{name}': shapes, constellations, digits, imagefolder, cifar10 or cifar100")

@@ -163,10 +163,10 @@ def finetune(encoder: nn.Module | None, data: Splits, cfg: EvalConfig, seed: int
 
 
 def supervised_ceiling(encoder: nn.Module, x: torch.Tensor, y: torch.Tensor, data: Splits, steps: int, lr: float,
-                       batch: int, seed: int) -> np.ndarray:
+                       batch: int, seed: int, flips: bool = True) -> np.ndarray:
     """The same architecture trained from scratch on many labels: how far any few-label arm is from what the
     task allows. Returns which test images it got right."""
-    classifier = train_classifier(encoder, x, y, len(data.classes), lr, steps, batch, True, seed)
+    classifier = train_classifier(encoder, x, y, len(data.classes), lr, steps, batch, flips, seed)
     return right_answers(classifier, data.test_x, data.test_y).cpu().numpy().astype(np.uint8)
 
 

@@ -29,3 +29,17 @@ class HOGFeatures(nn.Module):
         h = hog(grey, self.cell)[:, 0]  # B, grid, grid, bins
         h = h / (h.norm(dim=-1, keepdim=True) + self.floor * self.cell * self.cell)
         return h.clamp_min(0).sqrt().flatten(1)
+
+
+def simple_statistics(images: torch.Tensor) -> torch.Tensor:
+    """What a shortcut would use: mean and spread of each colour, edge density across and along the rows, and
+    histograms of grey levels and of gradient magnitudes (what a dataset's classes must not be decided by)."""
+    grey = images.mean(1)
+    dx, dy = (grey[:, :, 1:] - grey[:, :, :-1]).abs(), (grey[:, 1:] - grey[:, :-1]).abs()
+    magnitude = (dx[:, 1:] ** 2 + dy[:, :, 1:] ** 2).sqrt()
+
+    def histogram(v: torch.Tensor, bins: int, lo: float, hi: float) -> torch.Tensor:
+        return torch.stack([torch.histc(x, bins, lo, hi) for x in v]) / v[0].numel()
+
+    return torch.cat([images.mean((2, 3)), images.std((2, 3)), dx.mean((1, 2))[:, None], dy.mean((1, 2))[:, None],
+                      histogram(magnitude, 8, 0, 4), histogram(grey, 16, -2, 2)], 1)

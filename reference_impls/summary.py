@@ -91,7 +91,8 @@ def summary_markdown(summary: dict) -> str:
              f"wall {summary['wall_s'] / 60:.1f} min of a {summary['budget_minutes']:g}-minute budget.",
              f"Reproduce: `{summary['command']}`", "",
              *_status_lines(summary),
-             f"Data: `shapes`, 10 labels per class, {summary['test_images']} test images, chance "
+             f"Data: `{summary.get('data', {}).get('name', 'shapes')}`, "
+             f"{summary.get('data', {}).get('labels_per_class', 10)} labels per class, {summary['test_images']} test images, chance "
              f"{summary['chance']:.1f} %. Model: ViT-{summary['model']['size']}/{summary['model']['patch']} at "
              f"{summary['model']['image_size']} px. Arms: pretrained, the same architecture randomly initialised, raw "
              "pixels, pooled HOG; each scored by the same probes. \"Helped\" needs >= 5 seeds and the primary probe's "

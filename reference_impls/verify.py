@@ -45,6 +45,10 @@ class Scale:
     ceiling_steps: int
     compile: bool = False
     heldout: int = 512  # held-out images for the pretext loss before / after (at most the 512 rendered)
+    data: str = "shapes"  # a procedural dataset (`PROCEDURAL`)
+    per_class: int = 10  # labels per class of the primary split (the fine-tune's and the verdict's)
+    steps: int | None = None  # pretraining steps fixed before the run; None: sized from the budget
+    seeds: int = 5  # default seeds
 
 
 SCALES = {
@@ -57,13 +61,31 @@ SCALES = {
     "dry": Scale("dry run", "micro", 16, 256, 10, 1e-3,
                  EvalConfig(probe_steps=5, finetune_steps=2, batch_size=16, finetune_lrs=(5e-4,), label_curve=(1, 10)),
                  1, 2, 3, 2, heldout=32),
+    # the two-hour CPU demonstration (issue #34); every choice fixed before the run from the measurements in
+    # benchmarks/results/datasets.json (validation split) and the step costs on the 2-core VM: docs/verification.md
+    "cpu-demo": Scale("CPU demonstration", "micro", 128, 8192, 200, 1e-3,
+                      EvalConfig(probe_steps=300, finetune_steps=500, batch_size=100, finetune_lrs=(5e-4, 1.5e-3),
+                                 flips=False), 5, 50, 1000, 1500, data="constellations", per_class=100, steps=3000,
+                      seeds=6),
 }
+
+
+def procedural(name: str):
+    """(splits builder, labelled-set renderer) of a procedural dataset."""
+    if name == "shapes":
+        return shapes, labelled_shapes
+    if name == "constellations":
+        from reference_impls.constellations import constellations, labelled_constellations
+
+        return constellations, labelled_constellations
+    raise ValueError(f"verify renders a procedural dataset (shapes or constellations), not '{name}'")
 
 
 def render_seeds(seeds: int, scale: Scale, device: str) -> dict[int, Splits]:
     """Each seed's labelled split, unlabelled pool and held-out images, once for all methods."""
-    rendered = {seed: shapes(seed, pool=scale.pool, test_per_class=scale.test_per_class,
-                             labelled_per_class=max(scale.eval.label_curve)) for seed in range(seeds)}
+    build = procedural(scale.data)[0]
+    rendered = {seed: build(seed, pool=scale.pool, per_class=scale.per_class, test_per_class=scale.test_per_class,
+                            labelled_per_class=max(scale.per_class, *scale.eval.label_curve)) for seed in range(seeds)}
     return {seed: replace(splits, heldout=splits.heldout[:scale.heldout]).to(device)
             for seed, splits in rendered.items()}
 
@@ -71,12 +93,12 @@ def render_seeds(seeds: int, scale: Scale, device: str) -> dict[int, Splits]:
 def ceiling(data: Splits, scale: Scale, device: str) -> dict:
     """The same ViT trained from scratch with many labels (its own labelled images, never the test split):
     the accuracy the task allows this architecture, which every few-label arm is read against."""
-    x, y = labelled_shapes(scale.ceiling_per_class, 999_983, data.image_size)
+    x, y = procedural(scale.data)[1](scale.ceiling_per_class, 999_983, data.image_size)
     torch.manual_seed(0)
     encoder = ViT(data.image_size, 4, data.channels, scale.size).to(device)
     began = time.perf_counter()
     right = supervised_ceiling(encoder, x.to(device), y.to(device), data, scale.ceiling_steps, 1e-3,
-                               scale.eval.batch_size, seed=0)
+                               scale.eval.batch_size, seed=0, flips=scale.eval.flips)
     return {"labels_per_class": scale.ceiling_per_class, "steps": scale.ceiling_steps,
             "accuracy": float(right.mean() * 100), "wall_s": time.perf_counter() - began}
 
@@ -135,7 +157,7 @@ def fits(elapsed: float, cost: float, budget: float) -> bool:
 
 def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device: str = "cuda",
            seeds: int | None = None, dry_run: bool = False, out: str | Path = "runs/verify",
-           progress: bool = True) -> dict:
+           progress: bool = True, preset: str | None = None) -> dict:
     """Pretrain and judge every method within the budget; write and return the summary (`_verify`).
 
     A dry run on the CPU runs on one thread: its tensors are toy-sized, and on a shared machine a second
@@ -145,13 +167,13 @@ def verify(methods: list[str] | None = None, budget_minutes: float = 8.0, device
     if dry_run and device == "cpu":
         torch.set_num_threads(1)
     try:
-        return _verify(methods, budget_minutes, device, seeds, dry_run, out, progress)
+        return _verify(methods, budget_minutes, device, seeds, dry_run, out, progress, preset)
     finally:
         torch.set_num_threads(threads)
 
 
 def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds: int | None, dry_run: bool,
-            out: str | Path, progress: bool) -> dict:
+            out: str | Path, progress: bool, preset: str | None = None) -> dict:
     """Pretrain and judge every method within the budget; write and return the summary.
 
     A method is started only if its cheapest run (the fewest steps on every seed, evaluation included) still
@@ -160,12 +182,15 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
     methods = list(methods or METHODS)
     for name in methods:
         method_info(name)  # unknown names fail before any work
-    seeds = seeds if seeds is not None else (1 if dry_run else 5)
-    if seeds <= 0 or budget_minutes <= 0:
+    if preset is not None and preset not in SCALES:
+        raise ValueError(f"unknown preset '{preset}': {', '.join(SCALES)}")
+    if (seeds is not None and seeds <= 0) or budget_minutes <= 0:
         raise ValueError("--seeds and --budget-minutes must be above 0")
     device = _device(device)
     group, device = distributed.init(device)
-    scale = SCALES["dry" if dry_run else ("cpu" if device == "cpu" else "gpu")]
+    scale = SCALES[preset or ("dry" if dry_run else ("cpu" if device == "cpu" else "gpu"))]
+    dry_run = dry_run or scale.label == "dry run"
+    seeds = seeds if seeds is not None else (1 if dry_run else scale.seeds)
     out = Path(out)
     from taxonomy.fsutil import check_writable
 
@@ -191,11 +216,14 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
     say(f"verify: {scale.label} on {device_name(device)}; {len(methods)} methods x {seeds} seeds; "
         f"evaluating one encoder on a seed takes {per_arm[0]:.0f} s")
     command = (f"{distributed.launch_prefix()} verify --methods {','.join(methods)} --budget-minutes "
-               f"{budget_minutes:g} --device {device.split(':')[0]} --seeds {seeds}" + (" --dry-run" if dry_run else ""))
+               f"{budget_minutes:g} --device {device.split(':')[0]} --seeds {seeds}" + (" --dry-run" if dry_run else "")
+               + (f" --preset {preset}" if preset else ""))
     summary = {"scale": scale.label, "device": device_name(device), "software": software(),
                "date": date.today().isoformat(), "command": command, "budget_minutes": budget_minutes,
                "wall_s": 0.0, "peak_tflops": peak_tflops(device_name(device)),
                "model": {"size": scale.size, "patch": 4, "image_size": first.image_size},
+               "data": {"name": scale.data, "labels_per_class": scale.per_class, "pool": scale.pool,
+                        "batch": scale.batch, "lr": scale.lr},
                "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
                "supervised_ceiling": supervised, "planned": methods, "methods": [], "not_run": []}
     per_method_runs, cheapest, measured = {}, [], []  # seconds: each method's least cost; measuring its step
@@ -212,7 +240,7 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
         model = method_model(name, first, scale, device)
         per_step, flops, measuring = seconds_per_step(model, name, first, scale, device)
         eval_s = encoder_arms(model) * sum(per_arm) / len(per_arm)
-        least = seeds * (scale.min_steps * per_step + eval_s)
+        least = seeds * ((scale.steps or scale.min_steps) * per_step + eval_s)
         cheapest.append(measuring + least)
         measured.append(measuring)
         elapsed = time.perf_counter() - started
@@ -224,7 +252,7 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
             continue
         left = len(methods) - index - 1  # methods after this one, each to pay its own measuring (compilation) too
         share = (budget - elapsed - left * sum(measured) / len(measured)) / (left + 1)
-        steps = scale.min_steps if dry_run else steps_for(share, seeds, per_step, eval_s, scale)
+        steps = scale.min_steps if dry_run else scale.steps or steps_for(share, seeds, per_step, eval_s, scale)
         steps = distributed.broadcast_int(steps)  # rank 0's timing decides, so every rank runs the same steps
         say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")
         runs, trainings = [], []

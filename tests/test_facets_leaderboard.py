@@ -252,3 +252,20 @@ def test_shipped_results_say_what_each_number_means():
     assert (vqgan["eval_protocol"] == "rejection sampling").all()
     simmim = res[(res["paper_id"] == "simmim") & (res["value"] == 83.8) & (res["backbone"] == "ViT-B/16")]
     assert len(simmim) == 1 and simmim["other_sources"].iloc[0]  # one result, its sources listed
+
+
+def test_a_leaderboard_plot_draws_one_resolution_and_protocol_and_says_what_it_left_out():
+    """MAWS reports ViT-B/16 at 512 px and others at 224 px: the plot keeps the commonest setting only."""
+    from taxonomy.corpus.folder import load_corpus
+    from taxonomy.explore.leaderboard import compute_leaderboard, like_for_like, plot_leaderboard
+
+    board = compute_leaderboard(load_corpus(), backbone="ViT-B/16", benchmark="in1k-ft")
+    assert board["resolution"].astype(str).nunique() > 1
+    kept, setting, left_out = like_for_like(board)
+    assert kept["resolution"].astype(str).nunique() == 1 and kept["eval_protocol"].astype(str).nunique() == 1
+    assert left_out == len(board) - len(kept) > 0 and setting.startswith(str(kept["resolution"].iloc[0]))
+    ax = plot_leaderboard(board)
+    assert "not drawn" in ax.get_title(loc="left") and str(left_out) in ax.get_title(loc="left")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -100,7 +100,9 @@ def test_branch_names_neither_repeat_nor_cover_other_text(built, driver):
         drawn = _branch_names(driver)
         names = drawn["names"]
         assert len(names) >= 5, names
-        words = [w for name in names for term in name["text"].split(", ") for w in term.split()]
+        from taxonomy.clustering.labels import term_words  # "mixed: A + B" marks a grab-bag: not topic words
+
+        words = [w for name in names for term in name["text"].split(", ") for w in term_words(term)]
         assert len(words) == len(set(words)), names  # no name repeats a word of another
         for a, b in itertools.combinations(names, 2):
             assert not _overlap(a["box"], b["box"]), (a["text"], b["text"])

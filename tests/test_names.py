@@ -72,12 +72,15 @@ def test_every_branch_gets_a_phrase_of_its_own_topic_and_none_repeats_its_parent
     vectors = _fake_embed(texts) if embedded else None
     names = topic_names(texts, Z, _fake_embed if embedded else None, vectors)
     n = len(texts)
-    assert set(names) == set(range(n, 2 * n - 1)) and all(names.values())
+    root = 2 * n - 2
+    assert set(names) == set(range(n, 2 * n - 1)) and names[root] == [] and all(names[v] for v in range(n, root))
     parent = {int(c): n + r for r, row in enumerate(Z) for c in row[:2]}
     for node, phrases in names.items():
+        if node == root:
+            continue
         words = set(phrases[0].lower().split())
         assert not words & TITLE_WORDS and not words <= {"masked", "image", "modeling"}, phrases
-        if node in parent:
+        if node in parent and names[parent[node]] and not names[parent[node]][0].startswith("mixed: "):
             above = set(names[parent[node]][0].lower().split())
             assert not (words <= above or above <= words), (phrases[0], names[parent[node]][0])
     # every topic's cluster is named from its own phrases
@@ -104,10 +107,44 @@ def test_a_branch_no_phrase_fits_is_named_after_its_papers():
     texts = [f"{w.title()}." for w in words]  # twelve papers, no phrase used by two of them
     Z = hierarchy.linkage(np.arange(12.0)[:, None] ** 1.3, "ward")
     names = name_tree(texts, Z, [w.upper() for w in words], embedding=None, cache_dir=False)
-    assert set(names) == set(range(12, 23))
-    for v in range(12, 23):
+    assert set(names) == set(range(12, 23)) and names[22] == []  # the root: every paper, no name
+    for v in range(12, 22):
         a, b = names[v][0].split(" & ")
         assert a.lower() in words and b.lower() in words and a != b
+
+
+def test_a_grab_bag_branch_is_named_mixed_and_a_topic_branch_is_not():
+    """A topic's branch (its phrases in most of its papers) keeps a topic name; a branch of sixteen papers, each
+    about its own thing, two sharing a phrase, is named "mixed: ..."."""
+    from taxonomy.clustering.labels import MIXED_PREFIX, fresh_terms
+
+    texts, topics = _corpus()
+    Z = _tree(topics)
+    names = topic_names(texts, Z)
+    tree = hierarchy.to_tree(Z, rd=True)[1]
+    for topic in TOPICS:
+        members = [i for i, t in enumerate(topics) if t == topic]
+        node = next(v for v in range(len(texts), 2 * len(texts) - 1) if sorted(tree[v].pre_order()) == members)
+        assert not names[node][0].startswith(MIXED_PREFIX), (topic, names[node])
+    # a grab-bag of 24 papers, each about its own thing, two (8 %) sharing "masked tokens"; beside it a branch of
+    # 24 whose four (17 %) share "point clouds"
+    from taxonomy.clustering.labels import MIXED_COVERAGE, MIXED_MIN_SIZE
+
+    assert 2 / 24 < MIXED_COVERAGE < 4 / 24 and MIXED_MIN_SIZE <= 24
+    words = iter(f"z{a}{b}" for a in "bcdfghjklmnp" for b in "aeiou")
+    alone = lambda: f"Study {(w := next(words))} of {w} things."  # noqa: E731
+    bag = [alone() for _ in range(11)] + ["Masked tokens for lambda.", "Masked tokens for mu."] + [alone() for _ in range(11)]
+    clouds = [f"Point clouds of {next(words)}." for _ in range(4)] + [alone() for _ in range(20)]
+    Zb = hierarchy.linkage(np.r_[np.arange(24.0), 100 + np.arange(24.0)][:, None], "average")
+    named = topic_names(bag + clouds, Zb)
+    tree = hierarchy.to_tree(Zb, rd=True)[1]
+    bag_node = next(v for v in range(48, 95) if sorted(tree[v].pre_order()) == list(range(24)))
+    cloud_node = next(v for v in range(48, 95) if sorted(tree[v].pre_order()) == list(range(24, 48)))
+    assert named[bag_node][0].startswith(MIXED_PREFIX), named[bag_node]
+    assert "clouds" in named[cloud_node][0] and not named[cloud_node][0].startswith(MIXED_PREFIX), named[cloud_node]
+    assert named[94] == []
+    # "mixed:" is not a topic word: two grab-bags do not hide each other's phrases
+    assert fresh_terms(["mixed: point clouds + video"], {"mixed:"}) == ["mixed: point clouds + video"]
 
 
 def test_survey_matches_need_f1_of_a_half_and_three_shared_papers():

@@ -119,7 +119,9 @@ def test_branch_names_neither_overlap_nor_repeat(drawn):
             assert not box_a.overlaps(box_b), (a.get_text(), b.get_text())
         for text, box in named.items():
             assert not any(box.overlaps(leaf) for leaf in leaves), text.get_text()
-        words = [word for _, _, label in lay.branches for term in label.split(", ") for word in term.split()]
+        from taxonomy.clustering.labels import term_words  # "mixed: A + B" marks a grab-bag: not topic words
+
+        words = [word for _, _, label in lay.branches for term in label.split(", ") for word in term_words(term)]
         assert len(words) == len(set(words))  # no word shown twice, so no name repeats or half-repeats another
 
 

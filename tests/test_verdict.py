@@ -372,3 +372,25 @@ def test_throughput_past_its_deadline_lists_what_it_did_not_measure(tmp_path):
     saved = json.loads(out.read_text(encoding="utf-8"))
     assert not saved["complete"] and not saved["rows"] and len(saved["not_measured"]) == 5
     assert "not measured (past --deadline-s 0)" in result.stdout
+
+
+def test_the_cpu_demonstration_preset_runs_its_fixed_plan_on_constellations(monkeypatch, tmp_path):
+    """`--preset cpu-demo` at toy size: its dataset, labels per class, fixed steps and default seeds are the
+    preset's, whatever the budget, and its command says so (the real preset only differs in sizes)."""
+    from dataclasses import replace
+
+    from reference_impls import verify as verify_module
+
+    demo = verify_module.SCALES["cpu-demo"]
+    assert demo.data == "constellations" and not demo.eval.flips and demo.steps and demo.seeds >= 6
+    toy = replace(demo, pool=256, test_per_class=3, eval=replace(demo.eval, probe_steps=3, finetune_steps=2),
+                  ceiling_per_class=3, ceiling_steps=2, steps=3, calibration_steps=1, min_steps=2, heldout=16,
+                  per_class=4, seeds=2)
+    monkeypatch.setitem(verify_module.SCALES, "cpu-demo", toy)
+    summary = verify_module.verify(["mae"], 30, "cpu", out=tmp_path / "d", progress=False, preset="cpu-demo")
+    assert summary["data"]["name"] == "constellations" and summary["data"]["labels_per_class"] == 4
+    assert summary["methods"][0]["steps"] == 3 and summary["methods"][0]["results"]["seeds"] == 2
+    assert summary["command"].endswith("--preset cpu-demo") and summary["test_images"] == 30
+    assert "`constellations`, 4 labels per class" in (tmp_path / "d" / "summary.md").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown preset"):
+        verify_module.verify(["mae"], 1, "cpu", out=tmp_path / "e", progress=False, preset="huge")

@@ -73,21 +73,27 @@ def test_cli_collapse_above_reaches_the_page(tmp_path):
 def test_names_are_key_phrases_and_survey_matches_reach_the_page_and_clusters_csv(result):
     from scipy.cluster import hierarchy
 
-    from taxonomy.clustering.labels import TITLE_WORDS
+    from taxonomy.clustering.labels import MIXED_PREFIX, TITLE_WORDS
 
     payload = interactive_payload(result, versions={})
     assert "A: Audio and Speech" in payload["matches"].values()
     n = result.n
     parent = {int(c): n + r for r, row in enumerate(result.linkage) for c in row[:2]}
     fallback = 0
-    for node in range(n, 2 * n - 1):  # every branch named, by one to three words, none a title's praise
+    assert result.node_terms[2 * n - 2] == []  # the root: every paper, nothing to name
+    for node in range(n, 2 * n - 2):  # every branch named, by one to three words, none a title's praise
         name = result.node_terms[node][0]
         if " & " in name:  # no phrase fits: named after two of its papers
             fallback += 1
             continue
-        words = name.lower().split()
-        assert 1 <= len(words) <= 3 and not set(words) & TITLE_WORDS, name
-        if node in parent:
+        if name.startswith(MIXED_PREFIX):  # a grab-bag: its two best phrases, each one to three words
+            phrases = name.removeprefix(MIXED_PREFIX).split(" + ")
+        else:
+            phrases = [name]
+        for phrase in phrases:
+            words = phrase.lower().split()
+            assert 1 <= len(words) <= 3 and not set(words) & TITLE_WORDS, name
+        if node in parent and result.node_terms[parent[node]]:
             assert name.lower() != result.node_terms[parent[node]][0].lower()
     assert fallback <= 0.1 * n
     assert hierarchy.is_valid_linkage(result.linkage)

@@ -49,6 +49,8 @@ SHORT_NAME_FIXES = {
     "Object Recognition as Next Token Prediction": ("imTED", ""),
     "MeSa: Masked, Geometric": ("UniPAD", "MeSa"),
     "Pseudo Labelling for Enhanced Masked Autoencoders": ("SdAE", ""),
+    # MFM is "Masked Frequency Modeling" (2206.07706); this paper's method is MFF (mmpretrain configs/mff)
+    "Improving Pixel-based MIM by Reducing Wasted Modeling": ("MFM", "MFF"),
 }
 # The same paper under two titles across the lists (merged into one row with both lists' labels).
 SAME_PAPER_TITLES = [

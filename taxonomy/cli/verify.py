@@ -14,7 +14,7 @@ from taxonomy.errors import UserError
 
 def run(
     method: Optional[str] = typer.Argument(None, help="Method to run (see --list)."),
-    data: str = typer.Option("shapes", help="shapes | digits | imagefolder | cifar10 | cifar100."),
+    data: str = typer.Option("shapes", help="shapes | constellations | digits | imagefolder | cifar10 | cifar100."),
     data_path: Optional[Path] = typer.Option(None, help="Local folder for imagefolder / cifar10 / cifar100."),
     preset: str = typer.Option("smoke", help="smoke (CPU, seconds) | verify (GPU, the real check)."),
     epochs: Optional[float] = typer.Option(None, min=0.0, help="Pretraining epochs over the unlabelled pool."),
@@ -81,6 +81,9 @@ def verify(
                                                           "code path in well under a minute, never a verdict."),
     out: Path = typer.Option(Path("runs/verify"), help="Output folder (summary.md, summary.json); the committed "
                                                        "reports live in reports/verification/<device>."),
+    preset: Optional[str] = typer.Option(None, help="gpu | cpu | dry | cpu-demo (default: gpu on cuda, cpu on cpu). "
+                                                    "cpu-demo: the two-hour CPU demonstration (fixed steps, "
+                                                    "`constellations`, ViT-micro; docs/verification.md)."),
     judge_only: bool = typer.Option(False, "--judge-only",
                                     help="Train nothing: judge the methods an earlier run under --out finished, from "
                                          "their saved outcomes (after a run that was stopped)."),
@@ -103,7 +106,7 @@ def verify(
             from reference_impls.verify import verify as run_verify
 
             with output_folder(out):
-                summary = run_verify(names, budget_minutes, device, seeds, dry_run, out)
+                summary = run_verify(names, budget_minutes, device, seeds, dry_run, out, preset=preset)
     except (ValueError, KeyError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
     if _other_rank():

@@ -5,7 +5,9 @@ shortlisted by class-based TF-IDF against the node's sibling, then ranked by how
 to the node's papers (KeyBERT-like) and how far from its sibling's, with maximal marginal relevance for variety.
 Phrases that start with a corpus-wide word (one used by more than CORPUS_WIDE_SHARE of the papers, decided from
 document frequency) or hold a title word of praise ("enhanced", "scalable") never name a node, and no node repeats
-its parent's name. `node_terms` (single words and word pairs by class-based TF-IDF) is the earlier namer, kept for
+its parent's name. The root (every paper) has no name, and a branch of MIXED_MIN_SIZE or more papers whose best
+phrase occurs in fewer than MIXED_COVERAGE of its papers is named "mixed: ..." (its two best phrases), so a
+reader is not told that a grab-bag is about point clouds. `node_terms` (single words and word pairs by class-based TF-IDF) is the earlier namer, kept for
 the names benchmark.
 """
 
@@ -104,10 +106,15 @@ def _dedupe(terms: list[str]) -> list[str]:
     return kept
 
 
+def term_words(term: str) -> set[str]:
+    """The words of a term, without the "mixed: " that marks a grab-bag branch (not a topic word)."""
+    return set(term.removeprefix(MIXED_PREFIX).replace(" + ", " ").split())
+
+
 def fresh_terms(terms: list[str], used_words: set[str], k: int = 1) -> list[str]:
     """The first `k` terms none of whose words a higher branch's name already shows ("medical" after
     "medical segmentation" would read as a second branch about the same thing)."""
-    return [t for t in terms if not set(t.split()) & used_words][:k]
+    return [t for t in terms if not term_words(t) & used_words][:k]
 
 
 def branch_names(Z: np.ndarray, terms: dict[int, list[str]], count: int, k: int = 1) -> dict[int, str]:
@@ -121,7 +128,7 @@ def branch_names(Z: np.ndarray, terms: dict[int, list[str]], count: int, k: int 
         chosen = fresh_terms(terms.get(n + row, []), used, k)
         if chosen:
             names[n + row] = ", ".join(chosen)
-            used.update(word for term in chosen for word in term.split())
+            used.update(word for term in chosen for word in term_words(term))
     return names
 
 
@@ -161,6 +168,9 @@ SHORTLIST = 12  # phrases per node (by class-based TF-IDF) that the embedding mo
 CONTRAST = 0.5  # weight of the similarity to the sibling's papers, subtracted
 DIVERSITY = 0.3  # maximal marginal relevance: weight of the similarity to phrases already chosen
 NAMES_PER_NODE = 3
+MIXED_PREFIX = "mixed: "
+MIXED_COVERAGE = 0.1  # a branch whose best phrase occurs in fewer of its papers than this is named "mixed: ..."
+MIXED_MIN_SIZE = 20  # smaller branches keep their phrase: a few papers rarely share words in their titles
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 _BREAK = re.compile(r"[.,;:!?()\[\]{}\"/|<>=+*&%$#@~`]|\s[-\u2013\u2014]\s|\s-{2,}\s")
 
@@ -321,6 +331,38 @@ def topic_names(texts: list[str], Z: np.ndarray, embed_texts: Callable[[list[str
                 continue  # "point clouds" and "point cloud completion" would read as one name twice
             chosen.append(best)
         out[node] = [phrases.display[str(vocab[i])] for i in chosen]
+    out[root] = []  # every paper: no topic to name
+    return _mark_mixed(out, counts, vocab, phrases.display, Z, n)
+
+
+def _mark_mixed(out: dict[int, list[str]], counts, vocab, display: dict[str, str], Z: np.ndarray,
+                n: int) -> dict[int, list[str]]:
+    """Rename the branches of MIXED_MIN_SIZE or more papers whose best phrase occurs in fewer than
+    MIXED_COVERAGE of them: "mixed: A + B". Each subtree's papers are one run of the tree's leaf order, so a
+    phrase's count in a branch is a difference of cumulative sums (linear in the papers, for any corpus size)."""
+    from scipy.cluster.hierarchy import leaves_list
+
+    if not len(Z):
+        return out
+    order = leaves_list(np.asarray(Z, dtype=np.float64))
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    span = {i: (int(position[i]), int(position[i]) + 1) for i in range(n)}
+    for row, (a, b) in enumerate(Z[:, :2].astype(int)):
+        span[n + row] = (min(span[a][0], span[b][0]), max(span[a][1], span[b][1]))
+    index = {display[str(v)]: j for j, v in enumerate(vocab)}
+    presence = (counts > 0).tocsc()
+    cumulative: dict[int, np.ndarray] = {}
+    for node, names in out.items():
+        lo, hi = span[node]
+        if not names or hi - lo < MIXED_MIN_SIZE or names[0] not in index:
+            continue
+        j = index[names[0]]
+        if j not in cumulative:
+            column = np.asarray(presence[:, j].todense()).ravel()[order]
+            cumulative[j] = np.concatenate([[0], np.cumsum(column)])
+        if (cumulative[j][hi] - cumulative[j][lo]) / (hi - lo) < MIXED_COVERAGE:
+            out[node] = [MIXED_PREFIX + " + ".join(names[:2])] + names[2:]
     return out
 
 
@@ -414,7 +456,7 @@ def name_tree(texts: list[str], Z: np.ndarray, leaf_labels: list[str], embedding
     first = {i: i for i in range(n)}  # a node's first leaf, for the names of nodes no phrase fits
     for row, (a, b) in enumerate(Z[:, :2].astype(int)):
         first[n + row] = first[a]
-        if n + row in out and not out[n + row]:
+        if n + row in out and not out[n + row] and row < len(Z) - 1:  # the root stays unnamed
             out[n + row] = [f"{leaf_labels[first[a]]} & {leaf_labels[first[b]]}"]
     return out
 

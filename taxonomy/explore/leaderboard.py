@@ -115,14 +115,27 @@ def _epochs(value) -> int | None:
     return int(float(text)) if re.fullmatch(r"\d+(\.0+)?", text) else None
 
 
+def like_for_like(frame: pd.DataFrame) -> tuple[pd.DataFrame, str, int]:
+    """The rows at the most common (resolution, protocol) pair, what that pair is, and how many rows were left
+    out: a plot puts every point on one axis, so unlike figures (512 px beside 224 px, linear beside fine-tune)
+    are never drawn together. Extra data stays (drawn hollow)."""
+    key = frame["resolution"].astype(str).str.strip() + "\x1f" + frame["eval_protocol"].astype(str).str.strip()
+    counts = key.value_counts()
+    keep = sorted(counts.index, key=lambda k: (-counts[k], k))[0]
+    res, protocol = keep.split("\x1f")
+    label = (f"{res} px" if res else "resolution not stated") + (f", {protocol}" if protocol else "")
+    return frame[key == keep], label, int(len(frame) - counts[keep])
+
+
 def plot_leaderboard(frame: pd.DataFrame, x: str = "year", png=None, ax=None):
     """Score against year (each paper's best) or pre-training epochs (every row), one colour per node; one
-    backbone and benchmark only."""
+    backbone and benchmark only, at one resolution and protocol (`like_for_like`, named in the title)."""
     from taxonomy.render.plotting import PALETTE, _pyplot
 
     if frame["backbone"].nunique() > 1 or frame["benchmark"].nunique() > 1:
         raise UserError("a plot compares one backbone on one benchmark: give --backbone (backbones here: "
                         + ", ".join(sorted(frame["backbone"].unique())) + ")")
+    frame, setting, left_out = like_for_like(frame)
     column = {"year": "year", "epochs": "pretrain_epochs"}.get(x)
     if column is None:
         raise UserError(f"--x '{x}': choose year or epochs")
@@ -166,6 +179,8 @@ def plot_leaderboard(frame: pd.DataFrame, x: str = "year", png=None, ax=None):
     ax.set_ylabel(f"{frame['benchmark'].iloc[0]} ({frame['backbone'].iloc[0]})"
                   + (", lower is better" if lower_first else ""))
     ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(f"{setting}" + (f"; {left_out} results at other resolutions or protocols not drawn" if left_out
+                                 else ""), fontsize=9, loc="left")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if own:
         fig.tight_layout()
