@@ -61,17 +61,12 @@ def constellation_params(n: int, seed: int, labels: torch.Tensor | None = None,
                 stripe_phase=u(n) * 2 * math.pi, noise=torch.randint(0, 2**31 - 1, (n,), generator=g))
 
 
-def render_constellations(p: dict[str, torch.Tensor], size: int = 32, device="cpu",
-                          noise: torch.Generator | None = None) -> torch.Tensor:
-    """Render images from parameters, vectorised over the batch (as `data.render_shapes`)."""
+def glyph_mask(p: dict[str, torch.Tensor], size: int = 32, device="cpu") -> torch.Tensor:
+    """(n, size, size) True where a glyph covers the pixel: what the class is made of (the rest is stripes)."""
     p = {k: v.to(device) for k, v in p.items()}
     n = len(p["cls"])
     axis = torch.arange(size, device=device, dtype=torch.float32) + 0.5
     y, x = torch.meshgrid(axis, axis, indexing="ij")
-    angle = p["stripe_angle"][:, None, None]
-    along = x[None] * angle.cos() + y[None] * angle.sin()
-    stripes = torch.sin(2 * math.pi * along / p["stripe_period"][:, None, None] + p["stripe_phase"][:, None, None])
-    images = p["bg"][:, :, None, None] + STRIPE_CONTRAST * stripes[:, None]
     centres = p["offset"][:, None] + LAYOUTS.to(device)[p["cls"]] * p["spacing"][:, None, None]  # (n, 4, 2)
     u = (x[None, None] - centres[..., 0, None, None]) / p["radius"][:, None, None, None]  # (n, 4, H, W)
     v = (y[None, None] - centres[..., 1, None, None]) / p["radius"][:, None, None, None]
@@ -84,7 +79,20 @@ def render_constellations(p: dict[str, torch.Tensor], size: int = 32, device="cp
         (v < 0.7) & (v > 1.9 * u.abs() - 1.0),  # triangle
         (u.abs() < 1) & (v.abs() < 0.35),  # bar
     ], dim=1)  # (n, kinds, 4, H, W)
-    inside = kinds[torch.arange(n, device=device), p["glyph"]].any(1).float()[:, None]
+    return kinds[torch.arange(n, device=device), p["glyph"]].any(1)
+
+
+def render_constellations(p: dict[str, torch.Tensor], size: int = 32, device="cpu",
+                          noise: torch.Generator | None = None) -> torch.Tensor:
+    """Render images from parameters, vectorised over the batch (as `data.render_shapes`)."""
+    p = {k: v.to(device) for k, v in p.items()}
+    axis = torch.arange(size, device=device, dtype=torch.float32) + 0.5
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+    angle = p["stripe_angle"][:, None, None]
+    along = x[None] * angle.cos() + y[None] * angle.sin()
+    stripes = torch.sin(2 * math.pi * along / p["stripe_period"][:, None, None] + p["stripe_phase"][:, None, None])
+    images = p["bg"][:, :, None, None] + STRIPE_CONTRAST * stripes[:, None]
+    inside = glyph_mask(p, size, device).float()[:, None]
     images = inside * p["fg"][:, :, None, None] + (1 - inside) * images
     if noise is None:  # a fixed set: its noise depends on its parameters only
         noise = torch.Generator(device=device).manual_seed(int(p["noise"].sum().item()) % (2**31 - 1))

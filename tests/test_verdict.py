@@ -394,3 +394,6 @@ def test_the_cpu_demonstration_preset_runs_its_fixed_plan_on_constellations(monk
     assert "`constellations`, 4 labels per class" in (tmp_path / "d" / "summary.md").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="unknown preset"):
         verify_module.verify(["mae"], 1, "cpu", out=tmp_path / "e", progress=False, preset="huge")
+    from taxonomy.cli.verify import PRESETS
+
+    assert set(PRESETS) == set(verify_module.SCALES)  # the CLI checks a preset before importing torch

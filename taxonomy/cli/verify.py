@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from taxonomy.cli._common import ForceOption, _allow_replacing, _table, console
-from taxonomy.errors import UserError
+from taxonomy.errors import UsageError, UserError
 
 
 def run(
@@ -68,6 +68,7 @@ def run(
     console.print(f"[bold]verdict:[/bold] {overall_verdict(report)}")
 
 
+PRESETS = ("gpu", "cpu", "dry", "cpu-demo")  # reference_impls.verify.SCALES (a test keeps the two the same)
 RUN_OUTPUTS = ("checkpoint.safetensors", "reconstruction.png", "outcomes.npz", "report.json", "report.md")
 
 
@@ -93,6 +94,8 @@ def verify(
     from taxonomy.fsutil import check_outputs, output_folder
 
     _allow_replacing(force)
+    if preset is not None and preset not in PRESETS:
+        raise UsageError(f"--preset '{preset}': choose one of {', '.join(PRESETS)}")
     if not judge_only:  # --judge-only rewrites the summary of the run it judges
         check_outputs([out / "summary.json", out / "summary.md"])  # before any training
 
