@@ -6,7 +6,7 @@ generator, splits the held-out masked-patch loss by what the patch shows: a glyp
 class is made of) or only background stripes. Beside each: the best trivial predictor of `reference_impls.pretext`
 (each image's mean target over its visible patches) and the loss at initialisation. Then a linear probe of the
 pretrained and of a randomly initialised encoder on the validation split (20 per class; trained on the 100 labels
-per class), so the diagnosis never reads the test split.
+per class), so the diagnosis never reads the test split. The training loss every 250 steps is the learning curve.
 Usage: python benchmarks/bench_demo_diagnosis.py [--steps 3000] [--threads 1] [--out PATH]
 Writes benchmarks/results/demo-diagnosis.json.
 """
@@ -75,8 +75,9 @@ def main() -> None:
     at_init = split_loss(model, data.heldout, glyphs)
     began = time.perf_counter()
     torch.manual_seed(0)
-    pretrain(model, data, train_config(scale, "cpu", args.steps, 0), progress=False)
+    trained = pretrain(model, data, train_config(scale, "cpu", args.steps, 0), progress=False)
     wall = time.perf_counter() - began
+    curve = [(step, round(loss, 4)) for step, loss in trained["history"] if step % 250 == 0 or step == args.steps]
     after = split_loss(model, data.heldout, glyphs)
     probes = {}
     for arm, encoder in (("pretrained", model.encoder), ("random_init", random_init.encoder)):
@@ -86,6 +87,8 @@ def main() -> None:
     save("demo-diagnosis", {"what": __doc__.split("\n\n")[0], "steps": args.steps, "threads": args.threads,
                             "pretrain_wall_s": round(wall, 1), "heldout_images": len(data.heldout),
                             "loss_at_init": at_init, "loss_after": after,
+                            "training_loss_curve": {"every": "250 steps, mean of the last 25 batches",
+                                                    "points": curve},
                             "validation_linear_probe_pct": probes}, args.out)
     print(after, probes)
 

@@ -45,7 +45,7 @@ class Scale:
     ceiling_steps: int
     compile: bool = False
     heldout: int = 512  # held-out images for the pretext loss before / after (at most the 512 rendered)
-    data: str = "shapes"  # a procedural dataset (`PROCEDURAL`)
+    data: str = "shapes"  # a procedural dataset (`procedural`)
     per_class: int = 10  # labels per class of the primary split (the fine-tune's and the verdict's)
     steps: int | None = None  # pretraining steps fixed before the run; None: sized from the budget
     seeds: int = 5  # default seeds
@@ -62,7 +62,7 @@ SCALES = {
                  EvalConfig(probe_steps=5, finetune_steps=2, batch_size=16, finetune_lrs=(5e-4,), label_curve=(1, 10)),
                  1, 2, 3, 2, heldout=32),
     # the two-hour CPU demonstration (issue #34); every choice fixed before the run from the measurements in
-    # benchmarks/results/datasets.json (validation split) and the step costs on the 2-core VM: docs/verification.md
+    # benchmarks/results/datasets.json and the step costs on the 2-core VM, as docs/verification.md says
     "cpu-demo": Scale("CPU demonstration", "micro", 128, 8192, 200, 1e-3,
                       EvalConfig(probe_steps=300, finetune_steps=500, batch_size=100, finetune_lrs=(5e-4, 1.5e-3),
                                  flips=False), 5, 50, 1000, 1500, data="constellations", per_class=100, steps=3000,

@@ -231,20 +231,21 @@ def test_a_stopped_run_keeps_what_it_finished_and_is_judged_afterwards(monkeypat
     assert judge_saved(folder)["methods"][0]["verdict"] == verdict  # judging again changes nothing
 
 
-def test_the_committed_cpu_report_is_judged_the_same_from_its_saved_outcomes(tmp_path):
-    """The verdicts in reports/verification/cpu follow from the per-image outcomes committed beside them."""
+@pytest.mark.parametrize("report, methods", [("cpu", 8), ("cpu-demo", 2)])
+def test_a_committed_cpu_report_is_judged_the_same_from_its_saved_outcomes(tmp_path, report, methods):
+    """The verdicts in reports/verification/<report> follow from the per-image outcomes committed beside them."""
     import json
     import shutil
 
     from reference_impls.summary import judge_saved
     from tests.conftest import ROOT
 
-    committed = ROOT / "reports" / "verification" / "cpu"
-    shutil.copytree(committed, tmp_path / "cpu")
-    judged = judge_saved(tmp_path / "cpu")
+    committed = ROOT / "reports" / "verification" / report
+    shutil.copytree(committed, tmp_path / report)
+    judged = judge_saved(tmp_path / report)
     original = json.loads((committed / "summary.json").read_text(encoding="utf-8"))
     assert [r["verdict"] for r in judged["methods"]] == [r["verdict"] for r in original["methods"]]
-    assert len(judged["methods"]) == 8 and judged["not_run"] == []
+    assert len(judged["methods"]) == methods and judged["not_run"] == []
 
 
 def test_judge_only_without_a_run_is_one_line(tmp_path):
