@@ -342,7 +342,9 @@ def test_interrupted_dendrogram_prints_no_traceback_and_leaves_nothing(tmp_path,
     assert "Traceback" not in err, err
     assert proc.returncode in (130, 0), err  # 0 only where a stalled machine let the run end first
     assert proc.returncode != 130 or err.strip().endswith("interrupted")
-    assert not out.exists() or not [p for p in out.iterdir() if p.name.startswith(".")]
+    # nothing half-written is left; a run that ended first (a stalled machine) keeps its own manifest
+    allowed = {".mimtax-manifest.json"} if proc.returncode == 0 else set()
+    assert not out.exists() or not [p for p in out.iterdir() if p.name.startswith(".") and p.name not in allowed]
 
 
 def test_facet_value_with_a_typo_gets_a_did_you_mean():
