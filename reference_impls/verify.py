@@ -189,7 +189,7 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
     device = _device(device)
     group, device = distributed.init(device)
     scale = SCALES[preset or ("dry" if dry_run else ("cpu" if device == "cpu" else "gpu"))]
-    dry_run = dry_run or scale.label == "dry run"
+    dry_run = dry_run or preset == "dry"
     seeds = seeds if seeds is not None else (1 if dry_run else scale.seeds)
     out = Path(out)
     from taxonomy.fsutil import check_writable

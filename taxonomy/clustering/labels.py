@@ -52,46 +52,14 @@ def node_terms(texts: list[str], Z: np.ndarray, n_terms: int = 3, max_nodes: int
     counts, vocab = counts if counts is not None else term_counts(texts)
     if counts.shape[1] == 0:
         return {}
-    presence = (counts > 0).astype(np.float64)
-    corpus_freq = np.asarray(counts.sum(0)).ravel()
-    n_classes = max(2, int(np.sqrt(n)))
-    avg_words = counts.sum() / n_classes
-    idf = np.log1p(avg_words / np.maximum(corpus_freq, 1))
-
+    idf = _class_idf(counts)
     first = 0 if max_nodes is None else max(0, len(Z) - max_nodes)
     out: dict[int, list[str]] = {}
-
-    def name(node: int, tf: np.ndarray, docs: np.ndarray, sibling_tf: np.ndarray | None) -> None:
-        """Score one internal node against its sibling (or the corpus, for the root)."""
-        if node - n < first:
-            return
-        share = tf / max(tf.sum(), 1)
-        score = share * idf
-        if sibling_tf is not None:
-            other = sibling_tf / max(sibling_tf.sum(), 1)
-            score = score * np.maximum(np.log((share + 1e-4) / (other + 1e-4)), 0)
-        if Z[node - n, 3] >= 4:
-            score[docs < 2] = 0  # a word from one paper does not name a branch
-        top = [i for i in np.lexsort((vocab, -score))[: n_terms * 3] if score[i] > 0]
-        out[node] = _dedupe([vocab[i] for i in top])[:n_terms]
-
-    # bottom-up over the merges, keeping term counts only for the clusters still open: when two clusters
-    # merge they are siblings, so both are named right then and their vectors dropped (memory stays O(open))
-    dense = lambda m, i: np.asarray(m[i].todense()).ravel()  # noqa: E731
-    tf: dict[int, np.ndarray] = {}
-    docs: dict[int, np.ndarray] = {}
-    for row, (a, b, _, _) in enumerate(Z):
-        a, b = int(a), int(b)
-        ta, tb = (tf.pop(a) if a >= n else dense(counts, a)), (tf.pop(b) if b >= n else dense(counts, b))
-        da, db = (docs.pop(a) if a >= n else dense(presence, a)), (docs.pop(b) if b >= n else dense(presence, b))
-        if a >= n:
-            name(a, ta, da, tb)
-        if b >= n:
-            name(b, tb, db, ta)
-        tf[n + row], docs[n + row] = ta + tb, da + db
-    if len(Z):
-        root = n + len(Z) - 1
-        name(root, tf[root], docs[root], None)
+    for node, tf, docs, sibling_tf in _bottom_up(counts, Z):
+        if node - n >= first:
+            score = _contrast(tf, docs, sibling_tf, idf, int(Z[node - n, 3]))[1]
+            top = [i for i in np.lexsort((vocab, -score))[: n_terms * 3] if score[i] > 0]
+            out[node] = _dedupe([vocab[i] for i in top])[:n_terms]
     return out
 
 
@@ -316,6 +284,7 @@ def topic_names(texts: list[str], Z: np.ndarray, embed_texts: Callable[[list[str
             return len(a & b) / len(a | b)
 
     out: dict[int, list[str]] = {}
+    name_phrase: dict[int, int] = {}  # node -> the vocabulary index of its name
     for node in range(root, n + first - 1, -1):  # top-down: a parent is named before its children
         up = parent.get(node)
         above = out[up][0] if up in out and out[up] else None
@@ -331,11 +300,13 @@ def topic_names(texts: list[str], Z: np.ndarray, embed_texts: Callable[[list[str
                 continue  # "point clouds" and "point cloud completion" would read as one name twice
             chosen.append(best)
         out[node] = [phrases.display[str(vocab[i])] for i in chosen]
+        if chosen and node != root:
+            name_phrase[node] = chosen[0]
     out[root] = []  # every paper: no topic to name
-    return _mark_mixed(out, counts, vocab, phrases.display, Z, n)
+    return _mark_mixed(out, name_phrase, counts, Z, n)
 
 
-def _mark_mixed(out: dict[int, list[str]], counts, vocab, display: dict[str, str], Z: np.ndarray,
+def _mark_mixed(out: dict[int, list[str]], name_phrase: dict[int, int], counts, Z: np.ndarray,
                 n: int) -> dict[int, list[str]]:
     """Rename the branches of MIXED_MIN_SIZE or more papers whose best phrase occurs in fewer than
     MIXED_COVERAGE of them: "mixed: A + B". Each subtree's papers are one run of the tree's leaf order, so a
@@ -350,14 +321,13 @@ def _mark_mixed(out: dict[int, list[str]], counts, vocab, display: dict[str, str
     span = {i: (int(position[i]), int(position[i]) + 1) for i in range(n)}
     for row, (a, b) in enumerate(Z[:, :2].astype(int)):
         span[n + row] = (min(span[a][0], span[b][0]), max(span[a][1], span[b][1]))
-    index = {display[str(v)]: j for j, v in enumerate(vocab)}
     presence = (counts > 0).tocsc()
     cumulative: dict[int, np.ndarray] = {}
     for node, names in out.items():
         lo, hi = span[node]
-        if not names or hi - lo < MIXED_MIN_SIZE or names[0] not in index:
+        if node not in name_phrase or hi - lo < MIXED_MIN_SIZE:
             continue
-        j = index[names[0]]
+        j = name_phrase[node]  # the name's column of `counts`
         if j not in cumulative:
             column = np.asarray(presence[:, j].todense()).ravel()[order]
             cumulative[j] = np.concatenate([[0], np.cumsum(column)])
@@ -386,42 +356,62 @@ def _shortlists(counts, Z: np.ndarray, first: int) -> dict[int, list[int]]:
     sibling (the root against the corpus): frequent among its papers, rarer among its sibling's. A phrase must
     be used by two of the node's papers once it has four or more."""
     n = counts.shape[0]
-    presence = (counts > 0).astype(np.float64).tocsr()
-    corpus_freq = np.asarray(counts.sum(0)).ravel()
-    avg_words = counts.sum() / max(2, int(np.sqrt(n)))
-    idf = np.log1p(avg_words / np.maximum(corpus_freq, 1))
+    idf = _class_idf(counts)
     out: dict[int, list[int]] = {}
-
-    def shortlist(node: int, tf: np.ndarray, docs: np.ndarray, other_tf: np.ndarray | None, size: int) -> None:
+    for node, tf, docs, other_tf in _bottom_up(counts, Z):
         if node - n < first:
-            return
-        share = tf / max(tf.sum(), 1)
-        plain = share * idf
-        score = plain
-        if other_tf is not None:
-            other = other_tf / max(other_tf.sum(), 1)
-            score = plain * np.maximum(np.log((share + 1e-4) / (other + 1e-4)), 0)
-        if size >= 4:
-            score[docs < 2] = 0
+            continue
+        plain, score = _contrast(tf, docs, other_tf, idf, int(Z[node - n, 3]))
         if not (score > 0).any():  # it says nothing its sibling does not: name it by what it says at all
             score = plain
         top = np.argsort(-score, kind="stable")[:SHORTLIST]
         out[node] = [int(i) for i in top if score[i] > 0]
+    return out
 
+
+def _class_idf(counts) -> np.ndarray:
+    """Class-based IDF (BERTopic's): log(1 + average words per class / a word's corpus frequency), with about
+    sqrt(n) classes."""
+    n = counts.shape[0]
+    corpus_freq = np.asarray(counts.sum(0)).ravel()
+    return np.log1p(counts.sum() / max(2, int(np.sqrt(n))) / np.maximum(corpus_freq, 1))
+
+
+def _contrast(tf: np.ndarray, docs: np.ndarray, sibling_tf: np.ndarray | None, idf: np.ndarray,
+              size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, contrasted) class-based TF-IDF of one node: frequent among its papers, and, against a sibling,
+    scaled by how much more frequent than there. Once a node has four papers, a term from one of them scores 0
+    (a word from one paper does not name a branch)."""
+    share = tf / max(tf.sum(), 1)
+    plain = share * idf
+    score = plain
+    if sibling_tf is not None:
+        other = sibling_tf / max(sibling_tf.sum(), 1)
+        score = plain * np.maximum(np.log((share + 1e-4) / (other + 1e-4)), 0)
+    if size >= 4:
+        score[docs < 2] = 0
+    return plain, score
+
+
+def _bottom_up(counts, Z: np.ndarray):
+    """(node, term counts, document counts, its sibling's term counts) for every internal node, bottom-up, the
+    root last with no sibling. Counts are kept only for the clusters still open: when two clusters merge they
+    are siblings, so both are yielded right then and their vectors dropped (memory stays O(open))."""
+    n = counts.shape[0]
+    presence = (counts > 0).astype(np.float64).tocsr()
     dense = lambda m, i: np.asarray(m[i].todense()).ravel()  # noqa: E731
     tf: dict[int, np.ndarray] = {}
     docs: dict[int, np.ndarray] = {}
-    for row, (a, b, _, s) in enumerate(Z):
-        a, b = int(a), int(b)
+    for row, (a, b) in enumerate(np.asarray(Z)[:, :2].astype(int)):
         ta, tb = (tf.pop(a) if a >= n else dense(counts, a)), (tf.pop(b) if b >= n else dense(counts, b))
         da, db = (docs.pop(a) if a >= n else dense(presence, a)), (docs.pop(b) if b >= n else dense(presence, b))
         for node, t, d, other in ((a, ta, da, tb), (b, tb, db, ta)):
             if node >= n:
-                shortlist(node, t, d, other, int(Z[node - n, 3]))
+                yield node, t, d, other
         tf[n + row], docs[n + row] = ta + tb, da + db
-    root = n + len(Z) - 1
-    shortlist(root, tf[root], docs[root], None, n)
-    return out
+    if len(Z):
+        root = n + len(Z) - 1
+        yield root, tf[root], docs[root], None
 
 
 def name_tree(texts: list[str], Z: np.ndarray, leaf_labels: list[str], embedding: str | None = "minilm",

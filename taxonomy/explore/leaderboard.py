@@ -119,13 +119,11 @@ def like_for_like(frame: pd.DataFrame) -> tuple[pd.DataFrame, str, int]:
     """The rows at the most common (resolution, protocol) pair, what that pair is, and how many rows were left
     out: a plot puts every point on one axis, so unlike figures (512 px beside 224 px, linear beside fine-tune)
     are never drawn together. Extra data stays (drawn hollow)."""
-    key = frame["resolution"].astype(str).str.strip() + "\x1f" + frame["eval_protocol"].astype(str).str.strip()
-    counts = key.value_counts()
+    res, protocol = frame["resolution"].astype(str).str.strip(), frame["eval_protocol"].astype(str).str.strip()
+    counts = pd.DataFrame({"res": res, "protocol": protocol}).value_counts()
     keep = sorted(counts.index, key=lambda k: (-counts[k], k))[0]
-    res, protocol = keep.split("\x1f")
-    label = (f"{res} px" if res else "resolution not stated") + (f", {protocol}" if protocol else "")
-    return frame[key == keep], label, int(len(frame) - counts[keep])
-
+    label = (f"{keep[0]} px" if keep[0] else "resolution not stated") + (f", {keep[1]}" if keep[1] else "")
+    return frame[(res == keep[0]) & (protocol == keep[1])], label, int(len(frame) - counts[keep])
 
 def plot_leaderboard(frame: pd.DataFrame, x: str = "year", png=None, ax=None):
     """Score against year (each paper's best) or pre-training epochs (every row), one colour per node; one
