@@ -16,10 +16,20 @@ from tests.conftest import ROOT
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
 
+# A rank that gloo's C++ side aborts ("terminate called without an active exception", SIGABRT) fails the launch
+# without any Python error of ours; seen once in ~25 CI runs and never in 22 local repeats, loaded or not. One
+# relaunch for that signature alone: a Python error, a wrong number or a second abort still fails.
+NATIVE_ABORT = "terminate called without an active exception"
+
+
 def launch(args: list[str], tmp_path: Path, ranks: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     command = [*TORCHRUN, *args] if ranks else [sys.executable, *args]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if ranks and done.returncode != 0 and NATIVE_ABORT in done.stderr:
+        first = done.stderr
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"aborted twice; first:\n{first[:3000]}\nsecond:\n{done.stderr[-3000:]}"
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
