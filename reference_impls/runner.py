@@ -128,6 +128,7 @@ def run_experiment(method: str, data: str = "shapes", preset: str = "smoke", epo
     results["verdict"] = test.as_dict()
     report = {
         "method": method, "papers": list(info.papers), "target": info.target, "data": data, "preset": preset,
+        "labels_per_class": len(last_data.train_y) // len(last_data.classes),
         "device": device_name(device), "software": software(), "date": date.today().isoformat(),
         "command": f"{distributed.launch_prefix()} run {method} --data {data} --preset {preset} "
                    f"--device {device.split(':')[0]} --seeds {n_seeds}"
@@ -214,9 +215,10 @@ def comparison_lines(verdict: dict) -> list[str]:
     return lines
 
 
-def label_curve_lines(arms: dict, probe: str = "linear_probe", primary: int = 10) -> list[str]:
+def label_curve_lines(arms: dict, probe: str, primary: int) -> list[str]:
     """The label-efficiency curve of one probe as a Markdown table (arms by labels per class; the primary
-    split is the un-suffixed key), and the fine-tuning rates the validation split chose."""
+    split, `primary` labels per class, is the un-suffixed key), and the fine-tuning rates the validation split
+    chose."""
     points = sorted({int(k.split("@")[1]) for k in next(iter(arms.values())) if k.startswith(probe + "@")} | {primary})
     key = lambda m: probe if m == primary else f"{probe}@{m}"  # noqa: E731
     lines = [f"Label efficiency, {probe} (% of the test split; labels per class):", "",
@@ -251,7 +253,7 @@ def report_markdown(report: dict) -> str:
     for arm in arms:
         cells = [f"{res['arms'][arm][p]['mean']:.1f} ± {res['arms'][arm][p]['std']:.1f}" for p in PROBES]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-    lines += ["", *label_curve_lines(res["arms"], primary)]
+    lines += ["", *label_curve_lines(res["arms"], primary, report.get("labels_per_class", 10))]
     lines += ["", f"Comparisons on {primary}, paired by seed and test image (t test, seed and image variance):", ""]
     lines += comparison_lines(verdict)
     lines += ["", f"**{verdict['text']}**", ""]

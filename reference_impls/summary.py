@@ -132,5 +132,6 @@ def summary_markdown(summary: dict) -> str:
         lines += ["", "Secondary probes (reported, decide nothing): " + "; ".join(
             f"{p}: " + ", ".join(f"{a} {arms[a][p]['mean']:.1f}" for a in arms) for p in PROBES
             if p != row["primary_probe"]) + "."]
-        lines += ["", *label_curve_lines(arms, row["primary_probe"])]
+        per_class = summary.get("data", {}).get("labels_per_class", 10)
+        lines += ["", *label_curve_lines(arms, row["primary_probe"], per_class)]
     return "\n".join(lines) + "\n"

@@ -398,3 +398,13 @@ def test_the_cpu_demonstration_preset_runs_its_fixed_plan_on_constellations(monk
     from taxonomy.cli.verify import PRESETS
 
     assert set(PRESETS) == set(verify_module.SCALES)  # the CLI checks a preset before importing torch
+
+
+def test_the_label_curve_names_the_primary_split_by_its_own_label_count():
+    from reference_impls.runner import label_curve_lines
+
+    arms = {"pretrained": {"finetune": {"mean": 15.5}, "finetune@1": {"mean": 10.1}, "finetune@10": {"mean": 11.0},
+                           "finetune_lr": [5e-4]}}
+    header, values = label_curve_lines(arms, "finetune", 100)[2], label_curve_lines(arms, "finetune", 100)[4]
+    assert header.startswith("| arm | 1 | 10 | 100 |")  # the 100-label figure is not shown under "10"
+    assert values.startswith("| pretrained | 10.1 | 11.0 | 15.5 |")
