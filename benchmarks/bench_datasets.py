@@ -36,7 +36,8 @@ def flat_share(images) -> float:
 def main() -> None:
     import torch
 
-    from reference_impls.constellations import labelled_constellations
+    from reference_impls.constellations import (labelled_constellations, labelled_glyphs,
+                                               labelled_large_constellations)
     from reference_impls.data import labelled_shapes
     from reference_impls.evaluate import linear_probe, right_answers, train_classifier
     from reference_impls.handcrafted import HOGFeatures, simple_statistics
@@ -52,8 +53,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    render = {"shapes": labelled_shapes, "constellations": labelled_constellations}
-    flips = {"shapes": True, "constellations": False}
+    render = {"shapes": labelled_shapes, "constellations": labelled_constellations, "glyphs": labelled_glyphs,
+              "constellations-large": labelled_large_constellations}
+    flips = {"shapes": True, "constellations": False, "glyphs": False, "constellations-large": False}
     rows: dict = {}
     for name in args.datasets:
         test_x, test_y = render[name](100, 10_000_019)

@@ -53,7 +53,7 @@ def main() -> None:
     import torch
 
     from reference_impls import build_method
-    from reference_impls.constellations import constellation_params, glyph_mask
+    from reference_impls.constellations import glyph_mask
     from reference_impls.evaluate import encode, linear_probe
     from reference_impls.train import pretrain
     from reference_impls.verify import SCALES, procedural, train_config
@@ -62,12 +62,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=SCALES["cpu-demo"].steps)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--stripe-contrast", type=float, default=None, help="a design screen: the stripes' contrast")
+    parser.add_argument("--data", default=None, help="constellations or glyphs (default: the preset's)")
+    parser.add_argument("--glyph-radius", type=float, default=None, help="a design screen: glyph radius / spacing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    from reference_impls import constellations as design
+
+    if args.stripe_contrast is not None:
+        design.STRIPE_CONTRAST = args.stripe_contrast
+    if args.glyph_radius is not None:
+        design.GLYPH_RADIUS = args.glyph_radius
     scale = SCALES["cpu-demo"]
-    data = procedural(scale.data)[0](0, pool=scale.pool, per_class=scale.per_class,
+    data = procedural(args.data or scale.data)[0](0, pool=scale.pool, per_class=scale.per_class,
                                      test_per_class=scale.test_per_class, labelled_per_class=scale.per_class)
-    glyphs = glyph_mask(constellation_params(512, 3, size=32))  # the held-out set's parameters (seed * 1000 + 3)
+    glyphs = glyph_mask(data.pretrain.make_params(512, 3, size=32))  # the held-out set's parameters (seed * 1000 + 3)
     torch.manual_seed(0)
     model = build_method("mae", 32, 4, 3, scale.size)
     torch.manual_seed(10_000)
@@ -80,11 +89,13 @@ def main() -> None:
     curve = [(step, round(loss, 4)) for step, loss in trained["history"] if step % 250 == 0 or step == args.steps]
     after = split_loss(model, data.heldout, glyphs)
     probes = {}
-    for arm, encoder in (("pretrained", model.encoder), ("random_init", random_init.encoder)):
+    for arm, encoder in (("pretrained", model.encoder), ("random_init", random_init.encoder), ("pixels", None)):
         train, val = encode(encoder, data.train_x), encode(encoder, data.val_x)
         probes[arm] = 100 * float(linear_probe(train, data.train_y, val, data.val_y, 10, scale.eval.probe_steps,
                                                0).float().mean())
     save("demo-diagnosis", {"what": __doc__.split("\n\n")[0], "steps": args.steps, "threads": args.threads,
+                            "design": {"data": data.name, "stripe_contrast": design.STRIPE_CONTRAST,
+                                       "glyph_radius": design.GLYPH_RADIUS},
                             "pretrain_wall_s": round(wall, 1), "heldout_images": len(data.heldout),
                             "loss_at_init": at_init, "loss_after": after,
                             "training_loss_curve": {"every": "250 steps, mean of the last 25 batches",

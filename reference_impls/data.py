@@ -292,6 +292,14 @@ def load(name: str, seed: int = 0, path: str | Path | None = None, per_class: in
         from reference_impls.constellations import constellations
 
         return constellations(seed, pool=pool, per_class=per_class)
+    if name == "constellations-large":
+        from reference_impls.constellations import large_constellations
+
+        return large_constellations(seed, pool=pool, per_class=per_class)
+    if name == "glyphs":
+        from reference_impls.constellations import glyphs
+
+        return glyphs(seed, pool=pool, per_class=per_class)
     if name == "digits":
         return digits(seed, per_class)
     if name in ("cifar10", "cifar100", "imagefolder") and path is None:
@@ -300,4 +308,5 @@ def load(name: str, seed: int = 0, path: str | Path | None = None, per_class: in
         return cifar(path, name, seed, per_class)
     if name == "imagefolder":
         return imagefolder(path, seed=seed, per_class=per_class)
-    raise ValueError(f"unknown dataset '{name}': shapes, constellations, digits, imagefolder, cifar10 or cifar100")
+    raise ValueError(f"unknown dataset '{name}': shapes, constellations, constellations-large, glyphs, digits, "
+                     "imagefolder, cifar10 or cifar100")

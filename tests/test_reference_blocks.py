@@ -211,10 +211,26 @@ def test_constellation_classes_differ_only_in_arrangement():
 
     p = constellation_params(2, seed=5, labels=torch.tensor([0, 0]))
     q = {k: v.clone() for k, v in p.items()}
-    q["cls"] = torch.tensor([1, 1])  # a column instead of a row
+    q["cls"] = q["layout"] = torch.tensor([1, 1])  # a column instead of a row
     row, column = render_constellations(p), render_constellations(q)
     changed = (row - column).abs().amax(1) > 0.5
     assert 0 < changed.float().mean() < 0.3
+
+
+def test_glyph_classes_differ_only_in_the_glyph_drawn():
+    """`glyphs`: the class is the glyph's kind; rendered as two classes, the same parameters differ only inside the
+    glyphs, and the arrangement is drawn at random, not by the class."""
+    from reference_impls.constellations import GLYPH_CLASSES, glyph_params, glyphs, render_constellations
+
+    p = glyph_params(2, seed=5, labels=torch.tensor([0, 0]))
+    q = {k: v.clone() for k, v in p.items()}
+    q["cls"] = q["glyph"] = torch.tensor([8, 8])  # a frame instead of a disc
+    changed = (render_constellations(p) - render_constellations(q)).abs().amax(1) > 0.5
+    assert 0 < changed.float().mean() < 0.15
+    data = glyphs(seed=0, pool=200)
+    assert data.classes == GLYPH_CLASSES and torch.bincount(data.test_y).tolist() == [100] * 10
+    layouts = glyph_params(1000, seed=3)["layout"]
+    assert torch.bincount(layouts, minlength=10).min() > 60  # every arrangement, whatever the class
 
 
 def test_constellation_classes_are_not_in_simple_statistics():

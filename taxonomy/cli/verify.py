@@ -14,7 +14,8 @@ from taxonomy.errors import UsageError, UserError
 
 def run(
     method: Optional[str] = typer.Argument(None, help="Method to run (see --list)."),
-    data: str = typer.Option("shapes", help="shapes | constellations | digits | imagefolder | cifar10 | cifar100."),
+    data: str = typer.Option("shapes", help="shapes | constellations | constellations-large | glyphs | digits | "
+                                            "imagefolder | cifar10 | cifar100."),
     data_path: Optional[Path] = typer.Option(None, help="Local folder for imagefolder / cifar10 / cifar100."),
     preset: str = typer.Option("smoke", help="smoke (CPU, seconds) | verify (GPU, the real check)."),
     epochs: Optional[float] = typer.Option(None, min=0.0, help="Pretraining epochs over the unlabelled pool."),
@@ -68,7 +69,8 @@ def run(
     console.print(f"[bold]verdict:[/bold] {overall_verdict(report)}")
 
 
-PRESETS = ("gpu", "cpu", "dry", "cpu-demo")  # reference_impls.verify.SCALES (a test keeps the two the same)
+# reference_impls.verify.SCALES (a test keeps the two the same)
+PRESETS = ("gpu", "cpu", "dry", "cpu-demo", "cpu-demo-large")
 RUN_OUTPUTS = ("checkpoint.safetensors", "reconstruction.png", "outcomes.npz", "report.json", "report.md")
 
 
@@ -82,9 +84,10 @@ def verify(
                                                           "code path in well under a minute, never a verdict."),
     out: Path = typer.Option(Path("runs/verify"), help="Output folder (summary.md, summary.json); the committed "
                                                        "reports live in reports/verification/<device>."),
-    preset: Optional[str] = typer.Option(None, help="gpu | cpu | dry | cpu-demo (default: gpu on cuda, cpu on cpu). "
-                                                    "cpu-demo: the two-hour CPU demonstration (fixed steps, "
-                                                    "`constellations`, ViT-micro; docs/verification.md)."),
+    preset: Optional[str] = typer.Option(None, help="gpu | cpu | dry | cpu-demo | cpu-demo-large (default: gpu on "
+                                                    "cuda, cpu on cpu). cpu-demo: the two-hour CPU demonstration "
+                                                    "(fixed steps, `constellations`, ViT-micro); cpu-demo-large: "
+                                                    "the same on `constellations-large` (docs/verification.md)."),
     judge_only: bool = typer.Option(False, "--judge-only",
                                     help="Train nothing: judge the methods an earlier run under --out finished, from "
                                          "their saved outcomes (after a run that was stopped)."),
