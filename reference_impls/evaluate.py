@@ -116,6 +116,8 @@ def train_classifier(encoder: nn.Module | None, x: torch.Tensor, y: torch.Tensor
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = copy.deepcopy(encoder) if encoder is not None else None
+    if model is not None:  # an EMA teacher (iBOT, AttMask, I-JEPA's target encoder) is frozen: fine-tune all of it
+        model.requires_grad_(True)
     in_dim = model.dim if model is not None else x[0].numel()
     if probe_steps:
         head = probe_head(encode(model, x), y, classes, probe_steps, seed)

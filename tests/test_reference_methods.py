@@ -235,6 +235,23 @@ def test_finetune_starts_from_the_linear_probe(tiny_data):
     assert EvalConfig().finetune_from_probe
 
 
+def test_finetune_trains_a_frozen_teacher_too(tiny_data):
+    """Where a paper evaluates an EMA teacher (iBOT, AttMask, I-JEPA's target encoder), that network is frozen
+    during pretraining; fine-tuning must still update it, or the "fine-tune" probe is a head on fixed features."""
+    from reference_impls.ema import make_teacher
+    from reference_impls.evaluate import train_classifier
+    from reference_impls.vit import ViT
+
+    torch.manual_seed(0)
+    teacher = make_teacher(ViT(32, 4, 3, "micro"))
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    forward = train_classifier(teacher, tiny_data.train_x, tiny_data.train_y, 10, 1e-2, 3, 16, False, 0)
+    tuned = next(c.cell_contents for c in forward.__closure__ if isinstance(c.cell_contents, ViT))
+    moved = [k for k, v in tuned.state_dict().items() if not torch.equal(v, before[k])]
+    assert len(moved) > len(before) // 2, moved
+    assert all(not p.requires_grad for p in teacher.parameters())  # the caller's teacher is left as it was
+
+
 # --- the command ---------------------------------------------------------------------------------------------
 
 def test_mimtax_run_mae_smoke_writes_report(tmp_path):
