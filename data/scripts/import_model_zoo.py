@@ -136,6 +136,8 @@ def main() -> None:
     for row in rows:  # a model read before keeps the meaning cells curated for it (SOURCES.md lists them)
         before = curated.get((row["paper_id"], row["where"], row["metric"]), {})
         row.update({c: before[c] for c in MEANING_COLUMNS if before.get(c) and c != "extra_data"})
+        if before.get("meaning_check", "").startswith("verified: read by hand"):  # e.g. EVA's data, read in
+            row["pretrain_data"] = before["pretrain_data"]  # its own repository, not the metafile's summary
     unique = merge_duplicates([annotate(r) for r in kept + rows])
     write_rows(DATA / "results.csv", unique)
     import shutil
