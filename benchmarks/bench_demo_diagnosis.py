@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import save  # noqa: E402
+from _common import add_design_options, apply_design, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,17 +62,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=SCALES["cpu-demo"].steps)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--stripe-contrast", type=float, default=None, help="a design screen: the stripes' contrast")
-    parser.add_argument("--data", default=None, help="constellations or glyphs (default: the preset's)")
-    parser.add_argument("--glyph-radius", type=float, default=None, help="a design screen: glyph radius / spacing")
+    parser.add_argument("--data", default=None, help="a procedural dataset (default: the preset's)")
+    add_design_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from reference_impls import constellations as design
-
-    if args.stripe_contrast is not None:
-        design.STRIPE_CONTRAST = args.stripe_contrast
-    if args.glyph_radius is not None:
-        design.GLYPH_RADIUS = args.glyph_radius
+    design = apply_design(args)
     scale = SCALES["cpu-demo"]
     data = procedural(args.data or scale.data)[0](0, pool=scale.pool, per_class=scale.per_class,
                                      test_per_class=scale.test_per_class, labelled_per_class=scale.per_class)
@@ -94,8 +88,7 @@ def main() -> None:
         probes[arm] = 100 * float(linear_probe(train, data.train_y, val, data.val_y, 10, scale.eval.probe_steps,
                                                0).float().mean())
     save("demo-diagnosis", {"what": __doc__.split("\n\n")[0], "steps": args.steps, "threads": args.threads,
-                            "design": {"data": data.name, "stripe_contrast": design.STRIPE_CONTRAST,
-                                       "glyph_radius": design.GLYPH_RADIUS},
+                            "design": {"data": data.name, **design},
                             "pretrain_wall_s": round(wall, 1), "heldout_images": len(data.heldout),
                             "loss_at_init": at_init, "loss_after": after,
                             "training_loss_curve": {"every": "250 steps, mean of the last 25 batches",

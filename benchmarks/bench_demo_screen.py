@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import save  # noqa: E402
+from _common import add_design_options, apply_design, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,16 +37,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--stripe-contrast", type=float, default=None, help="override the stripes' contrast")
-    parser.add_argument("--glyph-radius", type=float, default=None, help="override constellations' glyph radius")
+    add_design_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from reference_impls import constellations as design
-
-    if args.stripe_contrast is not None:
-        design.STRIPE_CONTRAST = args.stripe_contrast
-    if args.glyph_radius is not None:
-        design.GLYPH_RADIUS = args.glyph_radius
+    design = apply_design(args)
     scale = SCALES[args.preset]
     data = procedural(args.data)[0](0, pool=scale.pool, per_class=scale.per_class,
                                     test_per_class=scale.test_per_class, labelled_per_class=scale.per_class)
@@ -75,8 +69,7 @@ def main() -> None:
     save(f"demo-screen-{args.data}-{args.method}", {
         "what": __doc__.split("\n\n")[0], "data": args.data, "method": args.method, "steps": args.steps,
         "threads": args.threads,
-        "design": {"stripe_contrast": design.STRIPE_CONTRAST, "glyph_radius": design.GLYPH_RADIUS,
-                   "glyphs_radius": design.GLYPHS_RADIUS}, "pretrain_wall_s": round(wall, 1),
+        "design": design, "pretrain_wall_s": round(wall, 1),
         "validation_images": len(data.val_y),
         "labels_per_class": scale.per_class, "final_training_loss": round(trained["history"][-1][1], 4),
         "validation_pct": scores}, args.out)

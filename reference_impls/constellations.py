@@ -12,6 +12,10 @@ A masked glyph is predicted from the three visible ones (same kind, same colour,
 must be), and the class is the arrangement: glyph kind, colours, stripe texture and edge density carry no
 class information, and pooled gradient histograms see little of it (measured in `benchmarks/bench_datasets.py`).
 Horizontal flips change some classes (the diagonals, L, S), so probes on this dataset do not flip.
+
+Two variants share the renderer: `constellations-large` (larger glyphs, so more of what is masked is the class;
+the second CPU demonstration's data) and `glyphs` (the class is the glyph's kind, ten kinds, the arrangement
+random). Both were chosen or set aside on validation images only (benchmarks/results/demo-screen.json).
 """
 
 from __future__ import annotations
@@ -117,12 +121,11 @@ def large_constellation_params(n: int, seed: int, labels: torch.Tensor | None = 
 
 
 GLYPH_CLASSES = ["disc", "square", "ring", "cross", "triangle", "bar", "diamond", "X", "frame", "half disc"]
-GLYPHS_RADIUS = LARGE_RADIUS
 
 
 def glyph_params(n: int, seed: int, labels: torch.Tensor | None = None, size: int = 32) -> dict[str, torch.Tensor]:
     """`glyphs`: the same images, but the class is the glyph's kind and the arrangement is drawn at random."""
-    params = constellation_params(n, seed, None, size, GLYPHS_RADIUS)
+    params = constellation_params(n, seed, None, size, LARGE_RADIUS)
     g = torch.Generator().manual_seed(seed * 7 + 5)
     params["cls"] = labels if labels is not None else torch.randint(0, len(GLYPH_CLASSES), (n,), generator=g)
     params["glyph"] = params["cls"].clone()
