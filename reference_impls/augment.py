@@ -3,7 +3,8 @@
 Everything is drawn per image on the images' device and applied in one batched `grid_sample`, so making the
 views never waits for the host: a random resized crop (area 25-100 %, aspect 3/4-4/3) with a horizontal flip,
 then brightness and contrast jitter and, for a fifth of the images, greyscale (the DINO/iBOT recipe, minus blur
-and solarisation, which mean little at 32 px).
+and solarisation, which mean little at 32 px). `local_views` gives the multi-crop recipe's small crops: area
+5-25 %, resized to half the image side (96 of 224 px in the papers).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import torch.nn.functional as F
 
 
 def random_resized_crop(images: torch.Tensor, scale: tuple[float, float] = (0.25, 1.0),
-                        ratio: tuple[float, float] = (3 / 4, 4 / 3), flip: float = 0.5) -> torch.Tensor:
-    """A crop of random area and aspect, resized back to the full size, flipped left-right with `flip`."""
+                        ratio: tuple[float, float] = (3 / 4, 4 / 3), flip: float = 0.5,
+                        size: int | None = None) -> torch.Tensor:
+    """A crop of random area and aspect, resized to `size` px (default: the input's size), flipped left-right
+    with `flip`."""
     b, device = images.shape[0], images.device
     u = lambda: torch.rand(b, device=device)  # noqa: E731
     area = scale[0] + (scale[1] - scale[0]) * u()
@@ -29,7 +32,8 @@ def random_resized_crop(images: torch.Tensor, scale: tuple[float, float] = (0.25
     theta = torch.zeros(b, 2, 3, device=device)
     theta[:, 0, 0], theta[:, 0, 2] = width * sign, cx
     theta[:, 1, 1], theta[:, 1, 2] = height, cy
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    out = list(images.shape[:2]) + ([size, size] if size else list(images.shape[2:]))
+    grid = F.affine_grid(theta, out, align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
@@ -51,3 +55,10 @@ def two_views(images: torch.Tensor) -> torch.Tensor:
     then view 2 of all images."""
     both = torch.cat([images, images])
     return colour_jitter(random_resized_crop(both))
+
+
+def local_views(images: torch.Tensor, count: int, size: int, scale: tuple[float, float] = (0.05, 0.25)) -> torch.Tensor:
+    """`count` small crops of every image (area 5-25 %), each resized to `size` px and jittered like the global
+    views, stacked as (count * B, C, size, size): crop 1 of all images, then crop 2, ..."""
+    many = images.repeat(count, 1, 1, 1)
+    return colour_jitter(random_resized_crop(many, scale=scale, size=size))

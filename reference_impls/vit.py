@@ -26,12 +26,20 @@ SIZES = {
 }
 
 
-def sincos_2d(grid_h: int, grid_w: int, dim: int) -> torch.Tensor:
-    """Fixed 2-D sin-cos position embeddings (grid_h * grid_w, dim): half the channels for each axis."""
+def sincos_2d(grid_h: int, grid_w: int, dim: int, span: int | None = None) -> torch.Tensor:
+    """Fixed 2-D sin-cos position embeddings (grid_h * grid_w, dim): half the channels for each axis.
+
+    With `span`, the grid's cells are spread over a `span` x `span` grid's positions (cell centres kept), so a
+    smaller image (a multi-crop local view) gets the whole image's range of positions, as DINO and iBOT
+    interpolate their position embeddings for local crops."""
     if dim % 4:
         raise ValueError("embedding dim must be a multiple of 4 for 2-D sin-cos position embeddings")
-    ys, xs = torch.meshgrid(torch.arange(grid_h, dtype=torch.float64), torch.arange(grid_w, dtype=torch.float64),
-                            indexing="ij")
+
+    def coords(n: int) -> torch.Tensor:
+        steps = torch.arange(n, dtype=torch.float64)
+        return steps if span is None or span == n else (steps + 0.5) * (span / n) - 0.5
+
+    ys, xs = torch.meshgrid(coords(grid_h), coords(grid_w), indexing="ij")
     omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
     parts = []
     for coord in (ys.flatten(), xs.flatten()):
@@ -121,7 +129,14 @@ class ViT(nn.Module):
         return 0 if self.cls_token is None else 1
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        return self.patch_embed(images).flatten(2).transpose(1, 2) + self.pos_embed
+        """Patch tokens plus position embeddings; an image of another size (a local crop) gets its grid's
+        embeddings spread over this model's grid of positions."""
+        x = self.patch_embed(images)
+        grid_h, grid_w = x.shape[-2:]
+        pos = self.pos_embed
+        if (grid_h, grid_w) != (self.grid, self.grid):
+            pos = sincos_2d(grid_h, grid_w, self.dim, span=self.grid)[None].to(x.device, x.dtype)
+        return x.flatten(2).transpose(1, 2) + pos
 
     def forward(self, images: torch.Tensor, keep: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                 mask_token: torch.Tensor | None = None, all_layers: bool = False, cls_attention: bool = False,

@@ -65,6 +65,8 @@ def test_upstream_errors_are_fixed_or_flagged():
     assert by_title.loc["HumanMAC: Masked Motion Completion for Human Motion Prediction"]["arxiv_id"] == "2302.03665"
     assert papers.loc["deepmim", "short_name"] == "DeepMIM"
     assert papers.loc["diffmae", "short_name"] == "DiffMAE"
+    maws = papers.loc["wsp"]  # the id is kept; the list's name was the paper's weakly supervised stage
+    assert maws["short_name"] == "MAWS" and "weakly supervised stage" in maws["corrections"]
     mgm = papers[papers["title"].str.startswith("MGM: A meshfree")].iloc[0]
     assert mgm["arxiv_id"] == "" and "suspect" in mgm["corrections"]
     assert papers.loc["mdtv2", "version_of"] == "mdt"

@@ -185,7 +185,7 @@ def test_a_512px_or_in22k_figure_ranks_apart_unless_mixed(tmp_path):
     corpus = _board_corpus(
         tmp_path,
         ROW.format(pid="mae", m="MAE", ep=1600, data="ImageNet-1K", v=83.6, res=224, other="", x=""),
-        ROW.format(pid="wsp", m="WSP", ep="", data="Instagram-3B", v=86.8, res=512, other="",
+        ROW.format(pid="wsp", m="MAWS", ep="", data="Instagram-3B", v=86.8, res=512, other="",
                    x="pre-training data: Instagram-3B"),
         ROW.format(pid="ibot", m="iBOT", ep="", data="ImageNet-22K", v=84.4, res=224, other="",
                    x="pre-training data: ImageNet-22K"),

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from reference_impls import METHODS, build_method
 from reference_impls.data import shapes
@@ -494,6 +495,7 @@ def test_ibot_views_differ_and_the_class_token_is_distilled_across_views(tiny_da
     assert views.shape == (12, 3, 32, 32)
     assert (views[:6] - views[6:]).abs().mean() > 0.1  # two different augmentations of each image
     method = make("ibot")
+    method.local_crops = 0  # the global views alone here; the local crops' term is tested below
     mask = torch.zeros(12, 64, dtype=torch.bool)  # no masked patch: only the class-token term is left
     targets, _, _ = method.teacher_outputs(views, update_center=False)
     monkeypatch.setattr(ibot, "two_views", lambda x: views)
@@ -502,6 +504,45 @@ def test_ibot_views_differ_and_the_class_token_is_distilled_across_views(tiny_da
     torch.testing.assert_close(method(images, mask=mask), expected)
     in_view = -(targets * log_s[:, 0]).sum(-1).mean()
     assert not torch.isclose(expected, in_view)
+
+
+def test_ibot_local_crops_match_both_global_teachers_and_are_averaged_as_the_papers_pairs(tiny_data, monkeypatch):
+    """Multi-crop: each small view's class token is distilled from both global views' teacher class tokens, and
+    the class-token term is the mean over the 2 x (2 + L) - 2 student-teacher pairs."""
+    from reference_impls import augment
+    from reference_impls.methods import ibot
+
+    images = tiny_data.pretrain.get(torch.arange(4))
+    method = make("ibot")
+    assert method.local_crops == 10 and method.local_size == 16  # the paper's count; half the image side
+    method.local_crops = 3
+    views = augment.two_views(images)
+    local = augment.local_views(images, 3, 16)
+    assert local.shape == (12, 3, 16, 16)
+    monkeypatch.setattr(ibot, "two_views", lambda x: views)
+    monkeypatch.setattr(ibot, "local_views", lambda x, n, s: local)
+    mask = torch.zeros(8, 64, dtype=torch.bool)
+    targets, _, _ = method.teacher_outputs(views, update_center=False)
+    log_g = method.predict(views, mask)[:, 0]
+    log_l = F.log_softmax(method.head(method.encoder(local)[:, 0]) / method.student_temp, dim=-1)
+    pairs = [-(targets.roll(4, dims=0) * log_g).sum(-1)]
+    pairs += [-(targets[:4].repeat(3, 1) * log_l).sum(-1), -(targets[4:].repeat(3, 1) * log_l).sum(-1)]
+    expected = torch.cat(pairs).sum() / (4 * (2 * (2 + 3) - 2))
+    torch.testing.assert_close(method(images, mask=mask), expected)
+
+
+def test_a_smaller_image_gets_position_embeddings_spread_over_the_whole_grid():
+    from reference_impls.vit import ViT, sincos_2d
+
+    torch.testing.assert_close(sincos_2d(8, 8, 64, span=8), sincos_2d(8, 8, 64))
+    half = sincos_2d(4, 4, 64, span=8).reshape(4, 4, 64)
+    full = sincos_2d(8, 8, 64).reshape(8, 8, 64)
+    # cell (0, 0) of a 4 x 4 grid sits where cells (0..1, 0..1) of the 8 x 8 one meet; (3, 3) at its far corner
+    corner = sincos_2d(1, 1, 64, span=2)  # the centre of a 2 x 2 grid
+    torch.testing.assert_close(half[0, 0], corner[0])
+    assert (half[3, 3] - full[7, 7]).abs().max() < (half[3, 3] - full[0, 0]).abs().max()
+    vit = ViT(image_size=32, patch=4, size="micro")
+    assert vit(torch.randn(2, 3, 16, 16)).shape == (2, 1 + 16, 64)
 
 
 def test_ibot_teacher_temperature_warms_up():

@@ -41,7 +41,8 @@ TITLE_FIXES = {
     "PonderV2: Pave the Way for 3D Foundataion Model with A Universal Pre-training Paradigm":
         "PonderV2: Pave the Way for 3D Foundation Model with A Universal Pre-training Paradigm",
 }
-# Wrong <summary> short names in survey A's list: title prefix -> (wrong, corrected or "" when none is known).
+# Wrong <summary> short names in survey A's list: title prefix -> (wrong, corrected or "" when none is known[,
+# why, when it is not that the name belongs to another paper]).
 SHORT_NAME_FIXES = {
     "DeepMIM: Deep Supervision": ("RobustMAE", "DeepMIM"),
     "Diffusion Models as Masked Autoencoders": ("TCTS", "DiffMAE"),
@@ -51,6 +52,10 @@ SHORT_NAME_FIXES = {
     "Pseudo Labelling for Enhanced Masked Autoencoders": ("SdAE", ""),
     # MFM is "Masked Frequency Modeling" (2206.07706); this paper's method is MFF (mmpretrain configs/mff)
     "Improving Pixel-based MIM by Reducing Wasted Modeling": ("MFM", "MFF"),
+    # WSP is the paper's weakly supervised pretraining stage; its method (MAE pre-pretraining then WSP) is MAWS
+    # (github:facebookresearch/maws, the paper's abstract)
+    "The effectiveness of MAE pre-pretraining": ("WSP", "MAWS", "names the paper's weakly supervised stage, "
+                                                 "not its method"),
 }
 # The same paper under two titles across the lists (merged into one row with both lists' labels).
 SAME_PAPER_TITLES = [
@@ -153,9 +158,10 @@ def build(shared: Path) -> tuple[list[dict], list[dict]]:
             if node is None:
                 sys.exit(f"{survey} line {row['line']}: section '{row['section_path']}' is in no taxonomy node")
             short = row.get("short_name", "").strip()
-            for prefix, (wrong, right) in SHORT_NAME_FIXES.items():
+            for prefix, (wrong, right, *why) in SHORT_NAME_FIXES.items():
                 if title.startswith(prefix) and short == wrong:
-                    flags.append(f"short name '{wrong}' in awesome-mim list belongs to another paper"
+                    flags.append(f"short name '{wrong}' in awesome-mim list "
+                                 + (why[0] if why else "belongs to another paper")
                                  + (f"; corrected to '{right}'" if right else "; dropped"))
                     short = right
             paper_url = row["paper_url"].strip()
