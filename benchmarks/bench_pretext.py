@@ -1,7 +1,8 @@
 """Does each method learn its own pretext task? Acceptance run for issue #39, point 1.
 
 Pretrains every method at the committed CPU verification's scale (ViT-micro/4, batch 128, 8,192-image pool,
-lr 1e-3, and each method's step count read from reports/verification/cpu/summary.json), then runs
+lr 1e-3, and each method's step count read from the committed CPU verification: reports/verification/cpu/
+summary.json, and cpu-attmask/ for the method its budget left out), then runs
 `reference_impls.pretext.pretext_check` on the 512 held-out images: held-out pretext loss at init and after,
 beside the best trivial predictor on the same images and masks, with a bootstrap interval of the relative gain
 and pass / fail against the margin declared in `reference_impls.pretext.MARGIN`.
@@ -27,11 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 COMMITTED = ROOT / "reports" / "verification" / "cpu" / "summary.json"
+COMMITTED_PARTS = (COMMITTED, ROOT / "reports" / "verification" / "cpu-attmask" / "summary.json")
 
 
 def committed_steps() -> dict[str, int]:
     """Each method's pretraining steps in the committed CPU verification (the scale this check runs at)."""
-    return {row["method"]: row["steps"] for row in json.loads(COMMITTED.read_text())["methods"]}
+    return {row["method"]: row["steps"] for path in COMMITTED_PARTS if path.exists()
+            for row in json.loads(path.read_text())["methods"]}
 
 
 def main() -> None:
