@@ -164,6 +164,13 @@ def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, scale:
     return max(scale.min_steps, int((seconds / seeds - eval_s) / per_step))
 
 
+def method_share(remaining: float, least: float, left: int, later_least: float) -> float:
+    """Seconds a method may spend: its own fewest-steps cost `least`, plus an equal part of what remains once that
+    and each of the `left` later methods' fewest-steps cost (`later_least` each, their measuring included) are set
+    aside. With equal costs it is an equal split of `remaining`; a dear method late in the list keeps its minimum."""
+    return least + max(0.0, remaining - least - left * later_least) / (left + 1)
+
+
 def fits(elapsed: float, cost: float, budget: float) -> bool:
     """Whether work of `cost` seconds, started now, ends within the budget."""
     return elapsed + cost <= budget
@@ -240,7 +247,7 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
                         "batch": scale.batch, "lr": scale.lr},
                "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
                "supervised_ceiling": supervised, "planned": methods, "methods": [], "not_run": []}
-    per_method_runs, cheapest, measured = {}, [], []  # seconds: each method's least cost; measuring its step
+    per_method_runs, cheapest = {}, []  # seconds: each method's measuring (compilation) and fewest steps
     for index, name in enumerate(methods):
         elapsed = time.perf_counter() - started
         # rank 0's clock decides whether a method runs, so that every rank runs the same methods
@@ -256,7 +263,6 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
         eval_s = encoder_arms(model) * sum(per_arm) / len(per_arm)
         least = seeds * ((scale.steps or scale.min_steps) * per_step + eval_s)
         cheapest.append(measuring + least)
-        measured.append(measuring)
         elapsed = time.perf_counter() - started
         if not distributed.broadcast_int(int(dry_run or fits(elapsed, least, budget))):
             reason = (f"{budget - elapsed:.0f} s of the budget left after measuring its step; {scale.min_steps} "
@@ -265,7 +271,9 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
             say(f"verify: {name}: not run, {least:.0f} s needed, {budget - elapsed:.0f} s left")
             continue
         left = len(methods) - index - 1  # methods after this one, each to pay its own measuring (compilation) too
-        share = (budget - elapsed - left * sum(measured) / len(measured)) / (left + 1)
+        # each later method's fewest steps are set aside first, estimated by the average measured so far: at an
+        # equal split of the rest, an early over-run once left the last method 10 s short of its minimum
+        share = method_share(budget - elapsed, least, left, sum(cheapest) / len(cheapest))
         steps = scale.min_steps if dry_run else scale.steps or steps_for(share, seeds, per_step, eval_s, scale)
         steps = distributed.broadcast_int(steps)  # rank 0's timing decides, so every rank runs the same steps
         say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")

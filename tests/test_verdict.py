@@ -189,6 +189,22 @@ def test_verify_reports_the_methods_its_budget_cannot_fit(monkeypatch, tmp_path)
     assert "Not run: simmim" in (tmp_path / "v" / "summary.md").read_text(encoding="utf-8")
 
 
+def test_each_method_keeps_its_fewest_steps_and_later_ones_keep_theirs():
+    """The budget's split: equal when every method costs the same; a cheap method before a dear one leaves the dear
+    one at least its minimum, which an equal split of the rest did not (the 48-minute CPU run left AttMask 213 s of
+    the 223 s its fewest steps needed)."""
+    from reference_impls.verify import method_share
+
+    assert method_share(600.0, 100.0, 2, 100.0) == pytest.approx(200.0)  # equal costs: a third each
+    remaining, least, later = 500.0, 100.0, 300.0
+    equal_split = remaining / 2
+    assert remaining - equal_split < later  # the old rule: the later method would not fit
+    share = method_share(remaining, least, 1, later)
+    assert share >= least and remaining - share >= later
+    assert method_share(50.0, 100.0, 3, 100.0) == pytest.approx(100.0)  # never below its own minimum
+    assert method_share(1000.0, 100.0, 0, 300.0) == pytest.approx(1000.0)  # the last method takes what is left
+
+
 def test_a_budget_spent_before_the_first_method_runs_none_and_says_why(monkeypatch, tmp_path):
     from reference_impls.verify import fits
 
