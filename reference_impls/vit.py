@@ -26,21 +26,22 @@ SIZES = {
 }
 
 
-def sincos_2d(grid_h: int, grid_w: int, dim: int, span: int | None = None) -> torch.Tensor:
+def sincos_2d(grid_h: int, grid_w: int, dim: int, span: int | None = None, device=None) -> torch.Tensor:
     """Fixed 2-D sin-cos position embeddings (grid_h * grid_w, dim): half the channels for each axis.
 
     With `span`, the grid's cells are spread over a `span` x `span` grid's positions (cell centres kept), so a
     smaller image (a multi-crop local view) gets the whole image's range of positions, as DINO and iBOT
-    interpolate their position embeddings for local crops."""
+    interpolate their position embeddings for local crops. Made on `device`, so a training step never waits for
+    the host."""
     if dim % 4:
         raise ValueError("embedding dim must be a multiple of 4 for 2-D sin-cos position embeddings")
 
     def coords(n: int) -> torch.Tensor:
-        steps = torch.arange(n, dtype=torch.float64)
+        steps = torch.arange(n, dtype=torch.float64, device=device)
         return steps if span is None or span == n else (steps + 0.5) * (span / n) - 0.5
 
     ys, xs = torch.meshgrid(coords(grid_h), coords(grid_w), indexing="ij")
-    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64, device=device) / (dim // 4))
     parts = []
     for coord in (ys.flatten(), xs.flatten()):
         angles = coord[:, None] * omega[None, :]
@@ -135,7 +136,7 @@ class ViT(nn.Module):
         grid_h, grid_w = x.shape[-2:]
         pos = self.pos_embed
         if (grid_h, grid_w) != (self.grid, self.grid):
-            pos = sincos_2d(grid_h, grid_w, self.dim, span=self.grid)[None].to(x.device, x.dtype)
+            pos = sincos_2d(grid_h, grid_w, self.dim, span=self.grid, device=x.device)[None].to(x.dtype)
         return x.flatten(2).transpose(1, 2) + pos
 
     def forward(self, images: torch.Tensor, keep: torch.Tensor | None = None, mask: torch.Tensor | None = None,
