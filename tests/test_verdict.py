@@ -247,8 +247,9 @@ def test_a_stopped_run_keeps_what_it_finished_and_is_judged_afterwards(monkeypat
     assert judge_saved(folder)["methods"][0]["verdict"] == verdict  # judging again changes nothing
 
 
-@pytest.mark.parametrize("report, methods, not_run", [("cpu", 7, ["attmask"]), ("cpu-24min", 7, ["attmask"]), ("cpu-attmask", 1, []),
-                                                      ("cpu-demo", 2, []), ("cpu-demo-large", 2, [])])
+@pytest.mark.parametrize("report, methods, not_run", [
+    ("cpu", 7, ["attmask"]), ("cpu-24min", 7, ["attmask"]), ("cpu-attmask", 1, []),
+    ("cpu-demo", 2, []), ("cpu-demo-large", 2, [])])
 def test_a_committed_cpu_report_is_judged_the_same_from_its_saved_outcomes(tmp_path, report, methods, not_run):
     """The verdicts in reports/verification/<report> follow from the per-image outcomes committed beside them."""
     import json
