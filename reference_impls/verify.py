@@ -271,9 +271,10 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
             say(f"verify: {name}: not run, {least:.0f} s needed, {budget - elapsed:.0f} s left")
             continue
         left = len(methods) - index - 1  # methods after this one, each to pay its own measuring (compilation) too
-        # each later method's fewest steps are set aside first, estimated by the average measured so far: at an
-        # equal split of the rest, an early over-run once left the last method 10 s short of its minimum
-        share = method_share(budget - elapsed, least, left, sum(cheapest) / len(cheapest))
+        # each later method's fewest steps are set aside first, estimated by the dearest measured so far (the
+        # teacher methods with multi-crop come late and cost most): at an equal split of the rest, an early
+        # over-run once left the last method 10 s short of its minimum
+        share = method_share(budget - elapsed, least, left, max(cheapest))
         steps = scale.min_steps if dry_run else scale.steps or steps_for(share, seeds, per_step, eval_s, scale)
         steps = distributed.broadcast_int(steps)  # rank 0's timing decides, so every rank runs the same steps
         say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")

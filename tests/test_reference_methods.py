@@ -327,6 +327,23 @@ def test_hog_targets_keep_flat_patches_short_and_edges_long():
     assert norms[4:].max() < 0.45 and norms[:2].min() > 0.75
 
 
+def test_maskfeat_cells_follow_the_paper_where_they_hold_enough_pixels():
+    """Two 8 px cells per side of a 16 px patch as the paper, unsmoothed; one smoothed cell per 4 px patch."""
+    from reference_impls.methods.maskfeat import MaskFeat, SMOOTHING, default_cell, gaussian_smooth
+    from reference_impls.vit import ViT
+
+    assert (default_cell(16), default_cell(8), default_cell(4)) == (8, 4, 4)
+    small = MaskFeat(ViT(image_size=32, patch=4, size="micro"))
+    assert (small.cell, small.smoothing) == (4, SMOOTHING) and small.head.out_features == 3 * 9
+    large = MaskFeat(ViT(image_size=64, patch=16, size="micro"))
+    assert (large.cell, large.smoothing) == (8, 0.0) and large.head.out_features == 3 * 4 * 9
+    torch.manual_seed(0)
+    constant = torch.full((1, 3, 8, 8), 0.7)
+    assert torch.allclose(gaussian_smooth(constant, 1.0), constant)
+    noise = torch.randn(1, 3, 32, 32)
+    assert gaussian_smooth(noise, 1.0).std() < 0.5 * noise.std()
+
+
 def test_ema_update_is_exact():
     from reference_impls.ema import ema_rate, ema_update
 
