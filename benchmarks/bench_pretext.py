@@ -2,13 +2,14 @@
 
 Pretrains every method at the committed CPU verification's scale (ViT-micro/4, batch 128, 8,192-image pool,
 lr 1e-3, and each method's step count read from the committed CPU verification: reports/verification/cpu/
-summary.json, and cpu-attmask/ for the method its budget left out), then runs
+summary.json), then runs
 `reference_impls.pretext.pretext_check` on the 512 held-out images: held-out pretext loss at init and after,
 beside the best trivial predictor on the same images and masks, with a bootstrap interval of the relative gain
 and pass / fail against the margin declared in `reference_impls.pretext.MARGIN`.
 Writes benchmarks/results/pretext-cpu.json after every method (a stopped run keeps what it finished).
 Usage: python benchmarks/bench_pretext.py [--methods mae simmim ...] [--seeds 2] [--steps N] [--out PATH]
        [--data shapes|constellations]   # the procedural dataset (default shapes, as the committed CPU report)
+       [--option KEY=VALUE ...]         # a method option, e.g. --option cell=2 --option smoothing=0 (MaskFeat)
        python benchmarks/bench_pretext.py --merge A.json B.json ...   # methods run as separate processes
 Each method's row keeps the command and date that produced it.
 """
@@ -28,13 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 COMMITTED = ROOT / "reports" / "verification" / "cpu" / "summary.json"
-COMMITTED_PARTS = (COMMITTED, ROOT / "reports" / "verification" / "cpu-attmask" / "summary.json")
 
 
 def committed_steps() -> dict[str, int]:
     """Each method's pretraining steps in the committed CPU verification (the scale this check runs at)."""
-    return {row["method"]: row["steps"] for path in COMMITTED_PARTS if path.exists()
-            for row in json.loads(path.read_text())["methods"]}
+    return {row["method"]: row["steps"] for row in json.loads(COMMITTED.read_text())["methods"]}
 
 
 def main() -> None:
@@ -51,6 +50,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override every method's step count")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", default="shapes", choices=["shapes", "constellations"])
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a method option for build_method, e.g. cell=2 or smoothing=0 (MaskFeat's variants)")
     parser.add_argument("--out", type=Path, default=RESULTS / "pretext-cpu.json")
     parser.add_argument("--merge", nargs="+", type=Path, help="combine the rows of earlier result files into --out")
     args = parser.parse_args()
@@ -59,6 +60,7 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     scale = SCALES["cpu"]
+    options = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.option)}
     steps = committed_steps()
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     rows = previous.get("methods", {}) if isinstance(previous.get("methods"), dict) else {}
@@ -68,7 +70,7 @@ def main() -> None:
         for seed in range(args.seeds):
             data = procedural(args.data)[0](seed, pool=scale.pool, test_per_class=10, labelled_per_class=10)
             torch.manual_seed(seed)
-            method = build_method(name, data.image_size, 4, data.channels, scale.size)
+            method = build_method(name, data.image_size, 4, data.channels, scale.size, **options)
             began = time.perf_counter()
             result = pretrain(method, data, train_config(scale, "cpu", n_steps, seed), progress=False)
             check = result["pretext"]
@@ -78,7 +80,9 @@ def main() -> None:
                   f"{check['trivial']:.4f} gain {check['relative_gain']:.3f} [{check['gain_interval'][0]:.3f}, "
                   f"{check['gain_interval'][1]:.3f}] {'pass' if check['passed'] else 'FAIL'} "
                   f"({seeds[-1]['wall_s']:.0f} s)", file=sys.stderr, flush=True)
-        rows[name] = {"passed": all(s["passed"] for s in seeds), "command": "python " + " ".join(sys.argv),
+        key = name + "".join(f" {k}={v}" for k, v in sorted(options.items()))  # a variant keeps its own row
+        rows[key] = {"passed": all(s["passed"] for s in seeds), "options": options,
+                      "command": "python " + " ".join(sys.argv),
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seeds": seeds}
         save("pretext-cpu", {
             "what": "held-out pretext loss at init and after pretraining vs the best trivial predictor, same images "
