@@ -76,6 +76,8 @@ SMOOTHING = 1.0  # pixels: the Gaussian's sigma before the gradients, for cells 
 def default_cell(patch: int) -> int:
     """The paper's two cells per patch side where a cell then still holds 16 pixels or more, else one per patch."""
     return patch // 2 if patch >= 8 else patch
+
+
 NOISE_FLOOR = 0.6  # per sqrt(pixel x channel) of a patch: about the HOG norm that pixel noise alone gives
 
 
