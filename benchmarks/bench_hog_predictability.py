@@ -34,22 +34,12 @@ def sobel_gradients_hog(images, cell: int):
     import torch
     import torch.nn.functional as F
 
-    from reference_impls.methods.maskfeat import BINS
+    from reference_impls.methods.maskfeat import orientation_histograms
 
     b, c, h, w = images.shape
     x = F.pad(images.float().reshape(b * c, 1, h, w), (1, 1, 1, 1), mode="replicate")
     kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3) / 4
-    gx, gy = F.conv2d(x, kx), F.conv2d(x, kx.transpose(-1, -2))
-    magnitude = torch.sqrt(gx ** 2 + gy ** 2)
-    position = (torch.atan2(gy, gx) % math.pi) / (math.pi / BINS) - 0.5
-    low = torch.floor(position)
-    frac = position - low
-    low_bin = low.long() % BINS
-    votes = torch.zeros(b * c, BINS, h, w)
-    votes.scatter_add_(1, low_bin, magnitude * (1 - frac))
-    votes.scatter_add_(1, (low_bin + 1) % BINS, magnitude * frac)
-    cells = F.avg_pool2d(votes, cell) * cell * cell
-    return cells.reshape(b, c, BINS, h // cell, w // cell).permute(0, 1, 3, 4, 2)
+    return orientation_histograms(F.conv2d(x, kx), F.conv2d(x, kx.transpose(-1, -2)), c, cell)
 
 
 def neighbour_gain(target) -> dict:

@@ -47,14 +47,20 @@ PRIMARY_PROBE = "finetune"  # the paper's headline: end-to-end fine-tuning
 
 
 def hog(images: torch.Tensor, cell: int, bins: int = BINS) -> torch.Tensor:
-    """HOG per cell and channel: (B, C, H / cell, W / cell, bins), unnormalised.
-
-    Gradients by central differences [-1, 0, 1] (replicate padding); each pixel votes its magnitude into the
-    two nearest of `bins` unsigned-orientation bins (linear interpolation), summed over the cell."""
+    """HOG per cell and channel: (B, C, H / cell, W / cell, bins), unnormalised, from central differences
+    [-1, 0, 1] (replicate padding)."""
     b, c, h, w = images.shape
     x = F.pad(images.float().reshape(b * c, 1, h, w), (1, 1, 1, 1), mode="replicate")
     gx = x[..., 1:-1, 2:] - x[..., 1:-1, :-2]
     gy = x[..., 2:, 1:-1] - x[..., :-2, 1:-1]
+    return orientation_histograms(gx, gy, c, cell, bins)
+
+
+def orientation_histograms(gx: torch.Tensor, gy: torch.Tensor, channels: int, cell: int,
+                           bins: int = BINS) -> torch.Tensor:
+    """Each pixel of gradients (B * C, 1, H, W) votes its magnitude into the two nearest of `bins`
+    unsigned-orientation bins (linear interpolation), summed over each cell: (B, C, H / cell, W / cell, bins)."""
+    n, _, h, w = gx.shape
     magnitude = torch.sqrt(gx ** 2 + gy ** 2)
     angle = torch.atan2(gy, gx) % math.pi  # unsigned: [0, pi)
     position = angle / (math.pi / bins) - 0.5
@@ -62,11 +68,11 @@ def hog(images: torch.Tensor, cell: int, bins: int = BINS) -> torch.Tensor:
     frac = position - low
     low_bin = low.long() % bins
     high_bin = (low_bin + 1) % bins
-    votes = torch.zeros(b * c, bins, h, w, device=images.device)
+    votes = torch.zeros(n, bins, h, w, device=gx.device)
     votes.scatter_add_(1, low_bin, magnitude * (1 - frac))
     votes.scatter_add_(1, high_bin, magnitude * frac)
     cells = F.avg_pool2d(votes, cell) * cell * cell  # sum over each cell
-    return cells.reshape(b, c, bins, h // cell, w // cell).permute(0, 1, 3, 4, 2)
+    return cells.reshape(n // channels, channels, bins, h // cell, w // cell).permute(0, 1, 3, 4, 2)
 
 
 PAPER_CELL = 8  # pixels: the paper's cell, two per side of its 16 px patch
