@@ -159,16 +159,25 @@ def seconds_per_step(model, name: str, data: Splits, scale: Scale, device: str) 
     return per_step, flops, time.perf_counter() - began
 
 
-def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, scale: Scale) -> int:
-    """Pretraining steps per seed that spend `seconds` on `seeds` seeds, each also paying `eval_s` to evaluate."""
-    return max(scale.min_steps, int((seconds / seeds - eval_s) / per_step))
+def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, fewest: int) -> int:
+    """Pretraining steps per seed (at least `fewest`) that spend `seconds` on `seeds` seeds, each also paying
+    `eval_s` to evaluate."""
+    return max(fewest, int((seconds / seeds - eval_s) / per_step))
 
 
 def method_share(remaining: float, least: float, left: int, later_least: float) -> float:
     """Seconds a method may spend: its own fewest-steps cost `least`, plus an equal part of what remains once that
-    and each of the `left` later methods' fewest-steps cost (`later_least` each, their measuring included) are set
+    and the `left` later methods' fewest-steps costs (`later_least` in all, their measuring included) are set
     aside. With equal costs it is an equal split of `remaining`; a dear method late in the list keeps its minimum."""
-    return least + max(0.0, remaining - least - left * later_least) / (left + 1)
+    return least + max(0.0, remaining - least - later_least) / (left + 1)
+
+
+def later_reserve(later: list[int], usual: int, cheapest: list[float], per_steps: list[float], seeds: int) -> float:
+    """Seconds to set aside for the methods still to come, whose step costs are not measured yet: each one's
+    fewest-steps run estimated by the dearest measured so far (`cheapest`, at the preset's `usual` fewest
+    steps), plus, for a method that declares more fewest steps (`later`, one entry each), the extra steps at the
+    dearest step cost measured so far."""
+    return sum(max(cheapest) + seeds * max(0, fewest - usual) * max(per_steps) for fewest in later)
 
 
 def fits(elapsed: float, cost: float, budget: float) -> bool:
@@ -209,8 +218,12 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
         raise ValueError("--seeds and --budget-minutes must be above 0")
     device = _device(device)
     group, device = distributed.init(device)
-    scale = SCALES[preset or ("dry" if dry_run else ("cpu" if device == "cpu" else "gpu"))]
+    key = preset or ("dry" if dry_run else ("cpu" if device == "cpu" else "gpu"))
+    scale = SCALES[key]
     dry_run = dry_run or preset == "dry"
+    # each method's fewest steps: the preset's, or more where the method declares it needs more there
+    fewest = {name: scale.min_steps if dry_run else max(scale.min_steps, method_info(name).steps_floor(key))
+              for name in methods}
     seeds = seeds if seeds is not None else (1 if dry_run else scale.seeds)
     out = Path(out)
     from taxonomy.fsutil import check_writable
@@ -247,7 +260,8 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
                         "batch": scale.batch, "lr": scale.lr},
                "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
                "supervised_ceiling": supervised, "planned": methods, "methods": [], "not_run": []}
-    per_method_runs, cheapest = {}, []  # seconds: each method's measuring (compilation) and fewest steps
+    # seconds: each method's measuring (compilation) and the preset's fewest steps; and seconds per step
+    per_method_runs, cheapest, per_steps = {}, [], []
     for index, name in enumerate(methods):
         elapsed = time.perf_counter() - started
         # rank 0's clock decides whether a method runs, so that every rank runs the same methods
@@ -261,11 +275,12 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
         model = method_model(name, first, scale, device)
         per_step, flops, measuring = seconds_per_step(model, name, first, scale, device)
         eval_s = encoder_arms(model) * sum(per_arm) / len(per_arm)
-        least = seeds * ((scale.steps or scale.min_steps) * per_step + eval_s)
-        cheapest.append(measuring + least)
+        least = seeds * ((scale.steps or fewest[name]) * per_step + eval_s)
+        cheapest.append(measuring + seeds * ((scale.steps or scale.min_steps) * per_step + eval_s))
+        per_steps.append(per_step)
         elapsed = time.perf_counter() - started
         if not distributed.broadcast_int(int(dry_run or fits(elapsed, least, budget))):
-            reason = (f"{budget - elapsed:.0f} s of the budget left after measuring its step; {scale.min_steps} "
+            reason = (f"{budget - elapsed:.0f} s of the budget left after measuring its step; {fewest[name]} "
                       f"steps on {seeds} seeds need {least:.0f} s")
             summary["not_run"].append({"method": name, "reason": reason})
             say(f"verify: {name}: not run, {least:.0f} s needed, {budget - elapsed:.0f} s left")
@@ -274,8 +289,9 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
         # each later method's fewest steps are set aside first, estimated by the dearest measured so far (the
         # teacher methods with multi-crop come late and cost most): at an equal split of the rest, an early
         # over-run once left the last method 10 s short of its minimum
-        share = method_share(budget - elapsed, least, left, max(cheapest))
-        steps = scale.min_steps if dry_run else scale.steps or steps_for(share, seeds, per_step, eval_s, scale)
+        reserve = later_reserve([fewest[n] for n in methods[index + 1:]], scale.min_steps, cheapest, per_steps, seeds)
+        share = method_share(budget - elapsed, least, left, reserve)
+        steps = fewest[name] if dry_run else scale.steps or steps_for(share, seeds, per_step, eval_s, fewest[name])
         steps = distributed.broadcast_int(steps)  # rank 0's timing decides, so every rank runs the same steps
         say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")
         runs, trainings = [], []

@@ -195,14 +195,35 @@ def test_each_method_keeps_its_fewest_steps_and_later_ones_keep_theirs():
     the 223 s its fewest steps needed)."""
     from reference_impls.verify import method_share
 
-    assert method_share(600.0, 100.0, 2, 100.0) == pytest.approx(200.0)  # equal costs: a third each
+    from reference_impls.verify import later_reserve
+
+    assert method_share(600.0, 100.0, 2, 200.0) == pytest.approx(200.0)  # equal costs: a third each
     remaining, least, later = 500.0, 100.0, 300.0
     equal_split = remaining / 2
     assert remaining - equal_split < later  # the old rule: the later method would not fit
     share = method_share(remaining, least, 1, later)
     assert share >= least and remaining - share >= later
-    assert method_share(50.0, 100.0, 3, 100.0) == pytest.approx(100.0)  # never below its own minimum
-    assert method_share(1000.0, 100.0, 0, 300.0) == pytest.approx(1000.0)  # the last method takes what is left
+    assert method_share(50.0, 100.0, 3, 300.0) == pytest.approx(100.0)  # never below its own minimum
+    assert method_share(1000.0, 100.0, 0, 0.0) == pytest.approx(1000.0)  # the last method takes what is left
+    # later methods: the dearest fewest-steps run so far each, plus the extra steps one of them declares it needs
+    assert later_reserve([50, 50], 50, [80.0, 120.0], [0.1, 0.2], 5) == pytest.approx(240.0)
+    assert later_reserve([50, 2000], 50, [80.0, 120.0], [0.1, 0.2], 5) == pytest.approx(240.0 + 5 * 1950 * 0.2)
+    assert later_reserve([], 50, [80.0], [0.1], 5) == 0.0
+
+
+def test_a_method_that_declares_more_fewest_steps_gets_them_under_that_preset_only(monkeypatch, tmp_path):
+    """MaskFeat learns its HOG target only after ~2,000 steps at ViT-micro: its registry entry says so for the
+    `cpu` preset, and the planner gives it at least that many there, whatever the budget."""
+    from dataclasses import replace
+
+    import reference_impls
+
+    assert reference_impls.method_info("maskfeat").steps_floor("cpu") == 2000
+    assert reference_impls.method_info("maskfeat").steps_floor("gpu") == 0  # never measured there
+    monkeypatch.setitem(reference_impls.METHODS, "mae",
+                        replace(reference_impls.METHODS["mae"], fewest_steps=(("cpu", 7),)))
+    summary = _small_verify(monkeypatch, tmp_path)
+    assert {r["method"]: r["steps"] for r in summary["methods"]} == {"mae": 7, "simmim": 2}
 
 
 def test_a_budget_spent_before_the_first_method_runs_none_and_says_why(monkeypatch, tmp_path):
