@@ -61,3 +61,21 @@ def test_a_figure_not_on_its_line_changes_nothing(tmp_path):
         assert done.returncode == 1
         assert "is not on someone/method README.md line" in done.stderr
         assert checked.read_text(encoding="utf-8") == HEADER  # the good row is not written either
+
+
+def test_the_meaning_columns_of_the_file_and_the_candidate_are_kept(tmp_path):
+    """results-checked.csv carries resolution, teacher, ...: adding a row once failed on them (the writer knew only
+    the first eleven columns)."""
+    mirrors, _ = _mirror(tmp_path)
+    checked = tmp_path / "checked.csv"
+    checked.write_text(HEADER.replace("where\n", "where,resolution,teacher\n", 1).replace("org,x\n", "org,x,224,\n"),
+                       encoding="utf-8")
+    candidates = tmp_path / "candidates.csv"
+    candidates.write_text(CANDIDATE_COLUMNS.replace("where\n", "where,resolution,teacher\n")
+                          + "mae,MAE,ViT-L/16,,,ImageNet-1K,finetune_top1,85.9,someone/method,README.md,3,,line 3,"
+                            "224,VQGAN tokenizer\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(SCRIPT), str(candidates), "--mirrors", str(mirrors), "--checked",
+                           str(checked), "--shared", str(tmp_path / "no-shared")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(checked.open(encoding="utf-8")))
+    assert [(r["resolution"], r["teacher"]) for r in rows] == [("224", ""), ("224", "VQGAN tokenizer")]

@@ -2,7 +2,8 @@
 
     python data/scripts/add_checked_results.py candidates.csv --mirrors /work/.mirror [--shared ../shared]
 
-`candidates.csv` has the columns of results-checked.csv except `source` and `source_url`, plus `repo`
+`candidates.csv` has the columns of results-checked.csv (its meaning columns too: resolution, teacher, ...)
+except `source` and `source_url`, plus `repo`
 (owner/name), `file` and `line` for a figure read in a repository, or `arxiv` for one read in a paper's abstract.
 A repository row is checked against the local snapshot `<mirrors>/<owner>+<name>/repo` (a git directory, as the
 `fetch` tool leaves it): the value must stand on that line at the snapshot's commit, and the row gets the URL
@@ -82,7 +83,8 @@ def main() -> int:
             record = json.loads(line)
             abstracts[record.get("arxiv_id") or ""] = record.get("abstract") or ""
     with checked.open(encoding="utf-8", newline="") as fh:
-        existing = list(csv.DictReader(fh))
+        reader = csv.DictReader(fh)
+        existing, columns = list(reader), list(reader.fieldnames or COLUMNS)  # the meaning columns come along
     seen = {tuple(r[c] for c in COLUMNS[:8]) for r in existing}
     with args.candidates.open(encoding="utf-8", newline="") as fh:
         candidates = list(csv.DictReader(fh))
@@ -98,14 +100,14 @@ def main() -> int:
         if key in seen:
             continue
         seen.add(key)
-        added.append({c: made.get(c, "") for c in COLUMNS})
+        added.append({c: made.get(c, "") for c in columns})
         print(f"{made['paper_id']:<40} {made['dataset']:<36} {made['value']:>8}  {note}")
     if failures:
         print("\n".join(failures), file=sys.stderr)
         return 1
     tmp = checked.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(existing + added)
     tmp.replace(checked)
