@@ -113,16 +113,15 @@ def measure_costs(visit: Visit, methods: list[str], helped: list[str], data: dic
             visit.skip("measure", name, 0.0)
             continue
         model = method_model(name, first, scale, device)
-        per_step, flops, measuring = seconds_per_step(model, name, first, eager, device)
+        per_step, flops, measuring, overhead = seconds_per_step(model, name, first, eager, device)
         row = {"eager_step_s": per_step, "eager_measuring_s": measuring, "flops_per_step": flops,
                "compiled": name in helped and scale.compile and device != "cpu"}
         if row["compiled"]:  # compiles the model's step once; every later use of this object reuses it
-            per_step_c, _, measuring_c = seconds_per_step(model, name, first, scale, device)
+            per_step_c, _, measuring_c, _ = seconds_per_step(model, name, first, scale, device)
             row.update(compiled_step_s=per_step_c, compile_s=max(0.0, measuring_c - measuring))
         row["step_s"] = row.get("compiled_step_s", per_step)
-        # what one pretraining run pays besides its steps (held-out losses, a tokenizer, monitors): the
-        # calibration ran 3 x calibration_steps steps in two runs
-        row["overhead_s"] = max(0.0, (measuring - 3 * scale.calibration_steps * per_step) / 2)
+        # what one pretraining run pays besides its steps (held-out losses, a tokenizer, monitors), as measured
+        row["overhead_s"] = overhead
         costs[name] = row
         visit.record["measured"][name] = row
         say(f"measured {name}: {per_step * 1e3:.1f} ms a step eager"

@@ -57,7 +57,7 @@ SCALES = {
                  20, 200, 500, 3000, compile=True),
     "cpu": Scale("CPU scale", "micro", 128, 8192, 100, 1e-3,
                  EvalConfig(probe_steps=300, finetune_steps=40, batch_size=100, finetune_lrs=(5e-4, 1.5e-3)),
-                 5, 50, 300, 400),
+                 10, 50, 300, 400),
     "dry": Scale("dry run", "micro", 16, 256, 10, 1e-3,
                  EvalConfig(probe_steps=5, finetune_steps=2, batch_size=16, finetune_lrs=(5e-4,), label_curve=(1, 10)),
                  1, 2, 3, 2, heldout=32),
@@ -143,25 +143,30 @@ def reinitialise(model, name: str, splits: Splits, scale: Scale, seed: int) -> N
     model.load_state_dict(fresh.state_dict())
 
 
-def seconds_per_step(model, name: str, data: Splits, scale: Scale, device: str) -> tuple[float, float, float]:
-    """(seconds per step, FLOPs per step, seconds spent measuring) of a method's real training step, after a
-    warm-up (and the compilation, which the first run pays and the method's later runs reuse)."""
+def seconds_per_step(model, name: str, data: Splits, scale: Scale,
+                     device: str) -> tuple[float, float, float, float]:
+    """(seconds per step, FLOPs per step, seconds spent measuring, seconds a run pays besides its steps) of a
+    method's real training step. A first run of `calibration_steps` pays the compilation and the warm-up and is
+    not timed; a second of twice as many is: its loop time per step, and the rest of its call (preparing, e.g.
+    BEiT's tokenizer, held-out losses, the pretext check) as the overhead each seed's run pays once. (The
+    difference of two short runs, used before, was off by a third either way on 2 cores: 0.043 s planned for
+    MAE's 0.067 s steps.)"""
     began = time.perf_counter()
-    timings = []
-    for steps in (scale.calibration_steps, 2 * scale.calibration_steps):
-        reinitialise(model, name, data, scale, 0)
-        timings.append(pretrain(model, data, train_config(scale, device, steps, 0), progress=False)["wall_s"])
-    # the difference of two runs is the cost of the extra steps alone (compilation and the held-out loss cancel);
-    # timer noise can make it tiny, so it is kept to at least a quarter of the plain average
-    per_step = max((timings[1] - timings[0]) / scale.calibration_steps, timings[1] / (8 * scale.calibration_steps))
+    reinitialise(model, name, data, scale, 0)
+    pretrain(model, data, train_config(scale, device, scale.calibration_steps, 0), progress=False)
+    reinitialise(model, name, data, scale, 0)
+    called = time.perf_counter()
+    timed = pretrain(model, data, train_config(scale, device, 2 * scale.calibration_steps, 0), progress=False)
+    overhead = max(0.0, time.perf_counter() - called - timed["wall_s"])
+    per_step = timed["wall_s"] / (2 * scale.calibration_steps)
     images = data.pretrain.get(torch.arange(scale.batch, device=device) % len(data.pretrain))
     flops = step_flops(model, images, device)
-    return per_step, flops, time.perf_counter() - began
+    return per_step, flops, time.perf_counter() - began, overhead
 
 
 def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, fewest: int) -> int:
     """Pretraining steps per seed (at least `fewest`) that spend `seconds` on `seeds` seeds, each also paying
-    `eval_s` to evaluate."""
+    `eval_s` besides its steps (its run's overhead and its evaluation)."""
     return max(fewest, int((seconds / seeds - eval_s) / per_step))
 
 
@@ -273,8 +278,9 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
             continue
         info = method_info(name)
         model = method_model(name, first, scale, device)
-        per_step, flops, measuring = seconds_per_step(model, name, first, scale, device)
-        eval_s = encoder_arms(model) * sum(per_arm) / len(per_arm)
+        per_step, flops, measuring, overhead = seconds_per_step(model, name, first, scale, device)
+        # each seed pays, besides its steps, its run's overhead and the evaluation of its encoder arms
+        eval_s = overhead + encoder_arms(model) * sum(per_arm) / len(per_arm)
         least = seeds * ((scale.steps or fewest[name]) * per_step + eval_s)
         cheapest.append(measuring + seeds * ((scale.steps or scale.min_steps) * per_step + eval_s))
         per_steps.append(per_step)

@@ -37,7 +37,9 @@ Where this departs from the paper, and why:
   0.996 left the teacher at its random initialisation (its averaging window, 250 steps, is longer than the run).
 - The "learned its task" check (`pretext_terms`) measures both terms at the final teacher temperature (0.07),
   so a measurement before and one after pretraining are on one scale.
-- Scale: 32 px images, 4 px patches, a short run.
+- Scale: 32 px images, 4 px patches, a short run: at least 100 steps on the `cpu` preset (`fewest_steps`).
+  Against the 5 % margin of the pretext check, 5 seeds each (reports/verification/): AttMask passed on 2 at 59
+  steps and on 5 at 80 (lowest interval end +5.5 %), iBOT on 5 at 62 (+6.1 %).
 """
 
 from __future__ import annotations
