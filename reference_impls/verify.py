@@ -172,17 +172,8 @@ def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, fewest
 
 def method_share(remaining: float, least: float, left: int, later_least: float) -> float:
     """Seconds a method may spend: its own fewest-steps cost `least`, plus an equal part of what remains once that
-    and the `left` later methods' fewest-steps costs (`later_least` in all, their measuring included) are set
-    aside. With equal costs it is an equal split of `remaining`; a dear method late in the list keeps its minimum."""
+    and the `left` later methods' fewest-steps costs (`later_least` in all) are set aside. With equal costs it is an equal split of `remaining`; a dear method late in the list keeps its minimum."""
     return least + max(0.0, remaining - least - later_least) / (left + 1)
-
-
-def later_reserve(later: list[int], usual: int, cheapest: list[float], per_steps: list[float], seeds: int) -> float:
-    """Seconds to set aside for the methods still to come, whose step costs are not measured yet: each one's
-    fewest-steps run estimated by the dearest measured so far (`cheapest`, at the preset's `usual` fewest
-    steps), plus, for a method that declares more fewest steps (`later`, one entry each), the extra steps at the
-    dearest step cost measured so far."""
-    return sum(max(cheapest) + seeds * max(0, fewest - usual) * max(per_steps) for fewest in later)
 
 
 def fits(elapsed: float, cost: float, budget: float) -> bool:
@@ -211,8 +202,8 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
             out: str | Path, progress: bool, preset: str | None = None) -> dict:
     """Pretrain and judge every method within the budget; write and return the summary.
 
-    A method is started only if its cheapest run (the fewest steps on every seed, evaluation included) still
-    fits; the ones that do not are reported as not run. The summary is rewritten after each method, so a run
+    Every method's step is measured first; then each is started only if its fewest steps on every seed
+    (evaluation included) still fit, and the ones that do not are reported as not run. The summary is rewritten after each method, so a run
     stopped from outside keeps every method it finished (`judge_saved` judges them afterwards)."""
     methods = list(methods or METHODS)
     for name in methods:
@@ -265,38 +256,45 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
                         "batch": scale.batch, "lr": scale.lr},
                "eval": asdict(scale.eval), "test_images": len(first.test_y), "chance": 100 / len(first.classes),
                "supervised_ceiling": supervised, "planned": methods, "methods": [], "not_run": []}
-    # seconds: each method's measuring (compilation) and the preset's fewest steps; and seconds per step
-    per_method_runs, cheapest, per_steps = {}, [], []
-    for index, name in enumerate(methods):
+    # every method's step is measured (and compiled) before any of them runs, so that each one's share is sized
+    # knowing what every later one needs at its fewest steps: estimated from the methods measured so far, the
+    # multi-crop methods' 0.8 s steps once squeezed I-JEPA, between them, to 67 steps
+    costs = {}
+    for name in methods:
         elapsed = time.perf_counter() - started
         # rank 0's clock decides whether a method runs, so that every rank runs the same methods
-        if not distributed.broadcast_int(int(dry_run or not cheapest or fits(elapsed, min(cheapest), budget))):
-            reason = (f"{budget - elapsed:.0f} s of the budget left, less than the cheapest method so far needed "
-                      f"at its fewest steps ({min(cheapest):.0f} s)")
-            summary["not_run"].append({"method": name, "reason": reason})
+        if not distributed.broadcast_int(int(dry_run or fits(elapsed, 0.0, budget))):
+            summary["not_run"].append({"method": name, "reason": f"the budget was spent ({elapsed:.0f} s) before "
+                                                                  "its step could be measured"})
             say(f"verify: {name}: not run, the budget is spent")
             continue
-        info = method_info(name)
         model = method_model(name, first, scale, device)
-        per_step, flops, measuring, overhead = seconds_per_step(model, name, first, scale, device)
-        # each seed pays, besides its steps, its run's overhead and the evaluation of its encoder arms
-        eval_s = overhead + encoder_arms(model) * sum(per_arm) / len(per_arm)
-        least = seeds * ((scale.steps or fewest[name]) * per_step + eval_s)
-        cheapest.append(measuring + seeds * ((scale.steps or scale.min_steps) * per_step + eval_s))
-        per_steps.append(per_step)
+        per_step, flops, _, overhead = seconds_per_step(model, name, first, scale, device)
+        costs[name] = {"model": model, "per_step": per_step, "flops": flops, "overhead": overhead}
+        say(f"verify: {name}: {per_step:.3f} s a step, {overhead:.1f} s a run besides its steps")
+
+    def fewest_cost(name: str) -> tuple[float, float]:
+        """(seconds for the fewest steps on every seed, seconds each seed pays besides its steps: its run's
+        overhead and the evaluation of its encoder arms, at the evaluation cost measured so far)."""
+        cost = costs[name]
+        eval_s = cost["overhead"] + encoder_arms(cost["model"]) * sum(per_arm) / len(per_arm)
+        return seeds * ((scale.steps or fewest[name]) * cost["per_step"] + eval_s), eval_s
+
+    per_method_runs = {}
+    measured = [name for name in methods if name in costs]
+    for index, name in enumerate(measured):
+        info, model, per_step, flops = method_info(name), *(costs[name][k] for k in ("model", "per_step", "flops"))
+        least, eval_s = fewest_cost(name)
         elapsed = time.perf_counter() - started
         if not distributed.broadcast_int(int(dry_run or fits(elapsed, least, budget))):
-            reason = (f"{budget - elapsed:.0f} s of the budget left after measuring its step; {fewest[name]} "
-                      f"steps on {seeds} seeds need {least:.0f} s")
+            reason = (f"{budget - elapsed:.0f} s of the budget left; {fewest[name]} steps on {seeds} seeds need "
+                      f"{least:.0f} s")
             summary["not_run"].append({"method": name, "reason": reason})
             say(f"verify: {name}: not run, {least:.0f} s needed, {budget - elapsed:.0f} s left")
             continue
-        left = len(methods) - index - 1  # methods after this one, each to pay its own measuring (compilation) too
-        # each later method's fewest steps are set aside first, estimated by the dearest measured so far (the
-        # teacher methods with multi-crop come late and cost most): at an equal split of the rest, an early
-        # over-run once left the last method 10 s short of its minimum
-        reserve = later_reserve([fewest[n] for n in methods[index + 1:]], scale.min_steps, cheapest, per_steps, seeds)
-        share = method_share(budget - elapsed, least, left, reserve)
+        later = measured[index + 1:]
+        # each later method's fewest steps are set aside first, then the rest is split equally
+        share = method_share(budget - elapsed, least, len(later), sum(fewest_cost(n)[0] for n in later))
         steps = fewest[name] if dry_run else scale.steps or steps_for(share, seeds, per_step, eval_s, fewest[name])
         steps = distributed.broadcast_int(steps)  # rank 0's timing decides, so every rank runs the same steps
         say(f"verify: {name}: {steps} steps x {seeds} seeds ({per_step:.3f} s a step)")

@@ -27,7 +27,9 @@ Where this departs from the paper, and why:
   the same held-out images: `benchmarks/results/pretext-cpu.json` is therefore not an independent confirmation
   for I-JEPA. Setting `crop_scale = (0.3, 1.0)` restores the paper's crop.
 - Scale: 32 px images, 4 px patches, a short run: in a few hundred steps the target encoder stays near its
-  initialisation, so the targets are features of a nearly random network.
+  initialisation, so the targets are features of a nearly random network. The `cpu` preset gives it at least 300
+  steps (`fewest_steps`): against the 5 % margin, 5 seeds each (reports/verification/), it failed on every seed at
+  67 and 74 steps (-27.9 % and -18 % lowest interval ends) and passed on every seed at 304 (+16.5 %).
 """
 
 from __future__ import annotations
