@@ -263,7 +263,8 @@ def test_a_stopped_run_keeps_what_it_finished_and_is_judged_afterwards(monkeypat
 
 
 @pytest.mark.parametrize("report, methods, not_run", [
-    ("cpu", 8, []), ("cpu-75f7047", 7, ["attmask"]), ("cpu-24min", 7, ["attmask"]), ("cpu-attmask", 1, []),
+    ("cpu", 8, []), ("cpu-ijepa", 1, []), ("cpu-42d5c41", 8, []), ("cpu-75f7047", 7, ["attmask"]),
+    ("cpu-24min", 7, ["attmask"]), ("cpu-attmask", 1, []),
     ("cpu-demo", 2, []), ("cpu-demo-large", 2, [])])
 def test_a_committed_cpu_report_is_judged_the_same_from_its_saved_outcomes(tmp_path, report, methods, not_run):
     """The verdicts in reports/verification/<report> follow from the per-image outcomes committed beside them."""
