@@ -206,6 +206,25 @@ def test_each_method_keeps_its_fewest_steps_and_later_ones_keep_theirs():
     assert method_share(1000.0, 100.0, 0, 0.0) == pytest.approx(1000.0)  # the last method takes what is left
 
 
+def test_each_share_sets_aside_what_the_later_methods_were_measured_to_need(monkeypatch, tmp_path):
+    """Every step is measured before any method runs: the first method's share leaves the second its fewest steps at
+    the second's own step cost. Estimated from the methods measured so far (the first's cheap step), the 65-minute
+    CPU run gave I-JEPA, measured before the multi-crop methods, 67 steps."""
+    from reference_impls import verify as verify_module
+
+    costs = {"mae": 0.5, "simmim": 5.0}  # seconds a step: the later method is ten times dearer
+    monkeypatch.setattr(verify_module, "seconds_per_step",
+                        lambda model, name, *args: (costs[name], 1.0, 0.0, 0.0))
+    shares = []
+    real_share = verify_module.method_share
+    monkeypatch.setattr(verify_module, "method_share",
+                        lambda remaining, least, left, later: shares.append(later) or real_share(remaining, least,
+                                                                                                 left, later))
+    _small_verify(monkeypatch, tmp_path)
+    # 2 seeds x 2 fewest steps x 5 s of simmim's own steps, besides its evaluation
+    assert shares[0] >= 2 * 2 * costs["simmim"] and shares[1] == 0.0
+
+
 def test_a_method_that_declares_more_fewest_steps_gets_them_under_that_preset_only(monkeypatch, tmp_path):
     """MaskFeat learns its HOG target only after ~2,000 steps at ViT-micro: its registry entry says so for the
     `cpu` preset, and the planner gives it at least that many there, whatever the budget."""
