@@ -172,7 +172,8 @@ def steps_for(seconds: float, seeds: int, per_step: float, eval_s: float, fewest
 
 def method_share(remaining: float, least: float, left: int, later_least: float) -> float:
     """Seconds a method may spend: its own fewest-steps cost `least`, plus an equal part of what remains once that
-    and the `left` later methods' fewest-steps costs (`later_least` in all) are set aside. With equal costs it is an equal split of `remaining`; a dear method late in the list keeps its minimum."""
+    and the `left` later methods' fewest-steps costs (`later_least` in all) are set aside. With equal costs it is
+    an equal split of `remaining`; a dear method late in the list keeps its minimum."""
     return least + max(0.0, remaining - least - later_least) / (left + 1)
 
 
@@ -203,8 +204,9 @@ def _verify(methods: list[str] | None, budget_minutes: float, device: str, seeds
     """Pretrain and judge every method within the budget; write and return the summary.
 
     Every method's step is measured first; then each is started only if its fewest steps on every seed
-    (evaluation included) still fit, and the ones that do not are reported as not run. The summary is rewritten after each method, so a run
-    stopped from outside keeps every method it finished (`judge_saved` judges them afterwards)."""
+    (evaluation included) still fit, and the ones that do not are reported as not run. The summary is rewritten
+    after each method, so a run stopped from outside keeps every method it finished (`judge_saved` judges them
+    afterwards)."""
     methods = list(methods or METHODS)
     for name in methods:
         method_info(name)  # unknown names fail before any work
