@@ -76,13 +76,8 @@ def main() -> None:
     for cell in (2, 4):
         for gradients, smoothing in (("central differences", 0.0), ("Sobel / 4", 0.0),
                                      ("central differences of a Gaussian-smoothed image", maskfeat.SMOOTHING)):
-            original = maskfeat.hog
-            if gradients.startswith("Sobel"):
-                maskfeat.hog = sobel_gradients_hog
-            try:
-                target = maskfeat.hog_targets(images, 4, cell, smoothing)
-            finally:
-                maskfeat.hog = original
+            histograms = sobel_gradients_hog if gradients.startswith("Sobel") else maskfeat.hog
+            target = maskfeat.hog_targets(images, 4, cell, smoothing, histograms)
             target = target * math.sqrt(target.shape[-1])  # as MaskFeat scales it
             row = {"cell_px": cell, "gradients": gradients, "smoothing_sigma_px": smoothing,
                    **neighbour_gain(target)}

@@ -103,12 +103,13 @@ def gaussian_smooth(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return x.reshape(b, c, h, w)
 
 
-def hog_targets(images: torch.Tensor, patch: int, cell: int, smoothing: float = 0.0) -> torch.Tensor:
+def hog_targets(images: torch.Tensor, patch: int, cell: int, smoothing: float = 0.0, histograms=hog) -> torch.Tensor:
     """Per-patch HOG vectors (B, N, C * (patch / cell)^2 * bins), L2-normalised per patch with a noise floor:
     h / (|h| + floor). Without the floor a flat patch's histogram of pixel noise is blown up to unit length, and
     the target there is noise; with it, flat patches get short vectors and edges nearly unit ones.
-    `smoothing`: sigma (pixels) of a Gaussian blur before the gradients."""
-    h = hog(gaussian_smooth(images, smoothing), cell)  # B, C, gh*k, gw*k, bins
+    `smoothing`: sigma (pixels) of a Gaussian blur before the gradients; `histograms`: the per-cell HOG (another
+    gradient operator can be measured in its place, benchmarks/bench_hog_predictability.py)."""
+    h = histograms(gaussian_smooth(images, smoothing), cell)  # B, C, gh*k, gw*k, bins
     b, c, ch, cw, bins = h.shape
     k = patch // cell
     h = h.reshape(b, c, ch // k, k, cw // k, k, bins).permute(0, 2, 4, 1, 3, 5, 6)
