@@ -7,6 +7,12 @@ only, and on titles with the dev abstracts (`/work/shared/corpus/abstracts-dev.j
 skipped when absent). Beside it, the old behaviour for comparison: every cue answers and, where none fires, the
 value most other curated papers have (a default refitted without the paper scored).
 
+Out of sample, by hand (benchmarks/data/facet_checks.csv, title and abstract read by H1, 2026-12-06): every value
+the title rules inferred (at their 0.85 bar) on papers with no curated value, before the cue-word fixes of that day
+(`titles-all`), and 30 values drawn at random (seed 20261206) from those that the dev abstracts add or change when
+the rules read title and abstract as one text (`abstracts-random`). Each is right, wrong or unsure; the figures give
+the share right with unsure counted wrong and counted right, and which of the rows today's title rules still give.
+
 `in_scope` is scored against benchmarks/data/scope_labels.csv: hand labels (title and abstract read by H4,
 2026-12-06) of every paper the rule put outside masked modelling (drawn = flagged: with titles only, or with the
 abstracts in an earlier version of the rule) and of 40 papers drawn at random (seed 20261206) from the ones it put
@@ -33,6 +39,7 @@ from taxonomy.corpus.folder import load_corpus  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DEV_ABSTRACTS = ROOT.parent / "shared" / "corpus" / "abstracts-dev.jsonl"
 LABELS = Path(__file__).resolve().parent / "data" / "scope_labels.csv"
+CHECKS = Path(__file__).resolve().parent / "data" / "facet_checks.csv"
 
 
 def scope_labels(path: Path = LABELS) -> list[dict]:
@@ -64,6 +71,33 @@ def default_rules_figures(corpus, abstracts=None) -> dict:
         low, high = F.wilson(right, len(known))
         out[facet] = {"accuracy": round(right / len(known), 3), "low": low, "high": high, "coverage": 1.0,
                       "n": len(known)}
+    return out
+
+
+def hand_checked_figures(corpus, path: Path = CHECKS) -> dict:
+    """Per drawn group of hand-checked inferred values: how many right / wrong / unsure, the share right with unsure
+    counted wrong (and its Wilson interval) and counted right; and of the rows, those today's rules (title only,
+    queries' 0.85 bar) still give with the same value, with their verdicts."""
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    facets = F.compute_facets(corpus)
+    given = facets[F.is_confident(facets) & (facets["provenance"] == "inferred") & (facets["rule"] == "cue")]
+    today = {(r.id, r.facet): r.value for r in given.itertuples()}
+    out = {}
+    for drawn in dict.fromkeys(r["drawn"] for r in rows):
+        group = [r for r in rows if r["drawn"] == drawn]
+        for name, subset in (("checked", group), ("still_given", [r for r in group
+                                                                  if today.get((r["id"], r["facet"])) == r["value"]])):
+            counts = Counter(r["verdict"] for r in subset)
+            n = len(subset)
+            low, high = F.wilson(counts["right"], n)
+            out.setdefault(drawn, {})[name] = {
+                "n": n, "right": counts["right"], "wrong": counts["wrong"], "unsure": counts["unsure"],
+                "share_right": round(counts["right"] / n, 3) if n else None, "low": low, "high": high,
+                "share_right_if_unsure_right": round((counts["right"] + counts["unsure"]) / n, 3) if n else None,
+                "by_facet": {f: dict(Counter(r["verdict"] for r in subset if r["facet"] == f))
+                             for f in F.FACETS if any(r["facet"] == f for r in subset)}}
+    out["titles_given_today"] = len(today)
     return out
 
 
@@ -100,6 +134,7 @@ def main() -> None:
     else:
         print(f"{args.abstracts}: not found; the with-abstracts figures are left out")
     payload["in_scope"] = scope_figures(corpus, scope_labels())
+    payload["hand_checked"] = hand_checked_figures(corpus)
     for mode in ("titles", "abstracts"):
         for facet, row in payload.get(mode, {}).items():
             base = payload[f"{mode}_default_rules"][facet]
@@ -111,6 +146,12 @@ def main() -> None:
         s = payload["in_scope"][says]
         print(f"in_scope rule says {says}: labels agree {s['agree']}/{s['labelled']} = {s['precision']:.3f} "
               f"[{s['low']:.2f}, {s['high']:.2f}]; disagree: {', '.join(s['disagree'])}")
+    for drawn, figures in payload["hand_checked"].items():
+        if isinstance(figures, dict):
+            for name, row in figures.items():
+                print(f"by hand, {drawn} ({name}): {row['right']} right, {row['wrong']} wrong, {row['unsure']} "
+                      f"unsure of {row['n']}: {row['share_right']} [{row['low']}, {row['high']}] "
+                      f"({row['share_right_if_unsure_right']} counting unsure as right)")
     print("wrote", save("facets", payload))
 
 

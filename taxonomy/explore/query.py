@@ -86,7 +86,7 @@ def query(corpus: Corpus | str | Path | None = None, *, taxonomy: str | None = N
 
     if not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
-    facets = compute_facets(corpus, abstracts)
+    facets = compute_facets(corpus)
     scoped = facets.attrs["in_scope"]
     usable = facets["provenance"] == "curated" if curated_only else is_confident(facets)
     facets = facets.assign(value=facets["value"].where(usable, UNKNOWN),
