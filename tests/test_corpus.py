@@ -94,8 +94,11 @@ def test_results_link_to_papers():
     merged = {(r.paper_id, u) for r in as_text.itertuples(index=False) for u in r.other_sources.split(" | ") if u}
     for row in checked[columns].itertuples(index=False):  # every checked row is in results.csv, at a pinned place,
         assert tuple(row) in rows or (row.paper_id, row.source_url) in merged, row  # or listed as another source
-        assert row.where and re.search(r"/blob/[0-9a-f]{40}/|arxiv\.org/abs/|ecva\.net/papers/", row.source_url), row
+        assert row.where and re.search(r"/blob/[0-9a-f]{40}/|arxiv\.org/abs/", row.source_url), row
     assert results["source_url"].str.startswith("https://").all()
+    pinned = results["source_url"].str.contains(r"/blob/[0-9a-f]{40}/") | results["source_url"].str.startswith(
+        "https://arxiv.org/abs/")  # every result: a repository file at a commit, or an arXiv abstract
+    assert pinned.all(), results.loc[~pinned, "source_url"].tolist()
     zoo = results[results["source"].str.startswith(ZOO)]
     assert len(zoo) >= 30 and zoo["where"].str.contains("metafile.yml: model ").all()
     assert zoo["source_url"].str.contains("github.com/open-mmlab/mmpretrain/blob/").all()
