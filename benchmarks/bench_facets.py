@@ -7,7 +7,7 @@ only, and on titles with the dev abstracts (`/work/shared/corpus/abstracts-dev.j
 skipped when absent). Beside it, the old behaviour for comparison: every cue answers and, where none fires, the
 value most other curated papers have (a default refitted without the paper scored).
 
-Out of sample, by hand (benchmarks/data/facet_checks.csv, title and abstract read by H1, 2026-12-06): every value
+Out of sample, by hand (benchmarks/data/facet_checks.csv, title and abstract read by the lead, 2026-12-06): every value
 the title rules inferred (at their 0.85 bar) on papers with no curated value, before the cue-word fixes of that day
 (`titles-all`), and 30 values drawn at random (seed 20261206) from those that the dev abstracts add or change when
 the rules read title and abstract as one text (`abstracts-random`). Each is right, wrong or unsure; the figures give
