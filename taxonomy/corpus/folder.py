@@ -301,7 +301,7 @@ RESULT_DATASETS = {"ImageNet-1K", "ADE20K", "COCO", "Kinetics-400", "SSv2", "Mod
                    # low-shot ImageNet, 3D detection and scene completion, motion forecasting, speech
                    "ImageNet-1K (1% labels)", "SUN RGB-D (3D detection)", "ScanNetV2 (3D detection)",
                    "SemanticKITTI (scene completion)", "SemanticKITTI val (scene completion)",
-                   "Argoverse 2 (single-agent forecasting)",
+                   "Argoverse 2 (single-agent forecasting)", "Argoverse 2 val (single-agent forecasting)",
                    "LibriSpeech (test-clean)", "LibriSpeech (test-other)", "LRS3 (lip reading)",
                    "LRS3 (speech recognition)",
                    # remote sensing: UC Merced scene classification (8:2 split), ISPRS Potsdam segmentation
