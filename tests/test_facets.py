@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -189,8 +190,6 @@ def test_hand_checked_values_reproduce_and_the_title_rules_clear_085(corpus):
 
     figures = hand_checked_figures(corpus)
     assert figures == json.loads(BENCH.read_text(encoding="utf-8"))["hand_checked"]
-    import csv
-
     with CHECKS.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     ids = set(corpus.papers["id"])
